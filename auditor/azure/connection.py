@@ -1,0 +1,159 @@
+"""One authenticated, pooled connection to ARM, shared by every client of a scan.
+
+Connection reuse decides throughput (CONTRACT §9): all SDK clients share one
+`aiohttp.ClientSession` (one connector, one SSLContext) through their own transports. The
+single ARM retry/timeout policy lives here too, plus two pipeline guards: read pacing per
+subscription and, unless remediation is on, a hard refusal of anything but GET.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import AsyncHTTPPolicy
+from azure.core.pipeline.transport import AioHttpTransport
+from azure.mgmt.containerservice.aio import ContainerServiceClient
+from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
+from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
+
+from auditor.azure.pacing import PacingPolicy, ReadPacer
+from auditor.settings import Settings
+
+RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
+_BACKOFF_FACTOR = 0.5
+_BACKOFF_MAX = 8.0
+# Any monitor client needs a subscription ID, though resource-scoped calls never use it.
+_UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+class WriteBlockedError(AzureError):
+    """A write was attempted through a read-only connection: a bug, never sent to Azure."""
+
+
+class ReadOnlyPolicy(AsyncHTTPPolicy[Any, Any]):
+    """Without remediation the auditor is strictly read-only: refuse anything but GET."""
+
+    async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        method = request.http_request.method
+        if method not in {"GET", "HEAD"}:
+            raise WriteBlockedError(f"refused to send {method} {request.http_request.url}: the auditor is read-only")
+        return await self.next.send(request)
+
+
+def ssl_context() -> ssl.SSLContext:
+    """Trust what the standard variables say (corporate TLS inspection, Azure Stack, the simulation).
+
+    REQUESTS_CA_BUNDLE wins as it does for requests and the Azure CLI; otherwise OpenSSL's
+    defaults apply, which already honour SSL_CERT_FILE and SSL_CERT_DIR.
+    """
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE", "").strip()
+    return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+
+
+def call_budget(settings: Settings) -> float:
+    """Upper bound for one ARM call including its retries, so a hung call cannot stall a scan."""
+    attempts = RETRIES + 1
+    return settings.http_timeout_seconds * attempts + min(_BACKOFF_MAX, _BACKOFF_FACTOR * 2**RETRIES) * RETRIES
+
+
+class ArmConnection:
+    """Async context manager holding the credential, the shared session and the SDK clients."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: AsyncTokenCredential | None = None,
+        read_only: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._owns_credential = credential is None
+        self._read_only = read_only
+        self.pacer = ReadPacer(low_water=settings.max_concurrency + 8)
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: list[Any] = []
+        self._cluster_clients: dict[str, ContainerServiceClient] = {}
+        self._subscriptions: SubscriptionClient | None = None
+        self._monitor: MonitorManagementClient | None = None
+
+    async def __aenter__(self) -> ArmConnection:
+        if self._credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential(authority=self._settings.cloud.authority_host)
+        connector = aiohttp.TCPConnector(
+            ssl=ssl_context(), limit=self._settings.max_concurrency + 16, ttl_dns_cache=300, enable_cleanup_closed=True
+        )
+        self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for client in self._clients:
+            await client.close()
+        self._clients.clear()
+        self._cluster_clients.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._owns_credential and self._credential is not None:
+            await self._credential.close()  # type: ignore[attr-defined]
+            self._credential = None
+
+    async def check_credential(self) -> None:
+        """Get one token up front, so a missing login is one clear error instead of one per cluster."""
+        await self.credential.get_token(self._settings.arm_audience + "/.default")
+
+    @property
+    def credential(self) -> AsyncTokenCredential:
+        if self._credential is None:
+            raise RuntimeError("ArmConnection used outside 'async with'")
+        return self._credential
+
+    def _client_options(self) -> dict[str, Any]:
+        if self._session is None:
+            raise RuntimeError("ArmConnection used outside 'async with'")
+        timeout = self._settings.http_timeout_seconds
+        guards: list[Any] = [PacingPolicy(self.pacer)]
+        if self._read_only:
+            guards.insert(0, ReadOnlyPolicy())
+        return {
+            "base_url": self._settings.arm_endpoint,
+            "credential_scopes": [self._settings.arm_audience + "/.default"],
+            "transport": AioHttpTransport(
+                session=self._session, session_owner=False, connection_timeout=timeout, read_timeout=timeout
+            ),
+            "retry_total": RETRIES,
+            "retry_backoff_factor": _BACKOFF_FACTOR,
+            "retry_backoff_max": _BACKOFF_MAX,
+            "timeout": call_budget(self._settings),
+            "per_retry_policies": guards,
+        }
+
+    def subscriptions(self) -> SubscriptionClient:
+        if self._subscriptions is None:
+            self._subscriptions = SubscriptionClient(self.credential, **self._client_options())
+            self._clients.append(self._subscriptions)
+        return self._subscriptions
+
+    def clusters(self, subscription_id: str) -> ContainerServiceClient:
+        client = self._cluster_clients.get(subscription_id)
+        if client is None:
+            client = ContainerServiceClient(self.credential, subscription_id, **self._client_options())
+            self._cluster_clients[subscription_id] = client
+            self._clients.append(client)
+        return client
+
+    def monitor(self) -> MonitorManagementClient:
+        if self._monitor is None:
+            self._monitor = MonitorManagementClient(self.credential, _UNUSED_SUBSCRIPTION, **self._client_options())
+            self._clients.append(self._monitor)
+        return self._monitor

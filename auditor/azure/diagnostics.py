@@ -1,0 +1,57 @@
+"""Reading a cluster's diagnostic settings and the category -> group map of its type."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from auditor.azure.connection import ArmConnection
+from auditor.model import DiagnosticSetting, LogEntry
+from auditor.rule import CategoryGroups
+
+
+async def read_settings(connection: ArmConnection, resource_id: str) -> list[DiagnosticSetting]:
+    """One `diagnosticSettings` list call for the cluster."""
+    pager = connection.monitor().diagnostic_settings.list(resource_id.lstrip("/"))
+    return [setting_from_sdk(item) async for item in pager]
+
+
+def setting_from_sdk(resource: Any) -> DiagnosticSetting:
+    logs = tuple(
+        LogEntry(category=entry.category, category_group=entry.category_group, enabled=bool(entry.enabled))
+        for entry in (resource.logs or [])
+    )
+    return DiagnosticSetting(
+        name=str(resource.name or ""),
+        logs=logs,
+        workspace_id=resource.workspace_id or "",
+        storage_account_id=resource.storage_account_id or "",
+        event_hub_authorization_rule_id=resource.event_hub_authorization_rule_id or "",
+        event_hub_name=resource.event_hub_name or "",
+        marketplace_partner_id=resource.marketplace_partner_id or "",
+    )
+
+
+class CategoryGroupCache:
+    """Category groups of the managed-cluster type, read at most once per scan.
+
+    Concurrent callers share one request; a failed read is not cached, so the next cluster
+    that needs the map tries again (and only clusters that need it pay for a failure).
+    """
+
+    def __init__(self) -> None:
+        self._groups: CategoryGroups | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, connection: ArmConnection, resource_id: str) -> CategoryGroups:
+        if self._groups is not None:
+            return self._groups
+        async with self._lock:
+            if self._groups is None:
+                pager = connection.monitor().diagnostic_settings_category.list(resource_id.lstrip("/"))
+                groups: dict[str, frozenset[str]] = {}
+                async for category in pager:
+                    if str(category.category_type or "").lower() == "logs" and category.name:
+                        groups[category.name.lower()] = frozenset(g.lower() for g in category.category_groups or [])
+                self._groups = groups
+            return self._groups

@@ -1,0 +1,54 @@
+"""Turning Azure failures into one-line reasons a person can act on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+
+from auditor.azure.connection import RETRIES
+
+_MAX_DETAIL = 240
+
+
+def describe(exc: BaseException, timeout_seconds: float) -> str:
+    """Why a read failed, on one line, with what to do about it where that is clear."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
+        return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+        return f"could not get a token: {_first_line(exc)}"
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        status = exc.status_code
+        code = _error_code(exc)
+        if status == 403:
+            return (
+                f"forbidden (403 {code or 'AuthorizationFailed'}): the identity cannot read this resource; "
+                "grant it Reader on the subscription"
+            )
+        if status == 404:
+            return f"not found (404 {code or 'ResourceNotFound'}): deleted or moved after it was listed"
+        if status == 429:
+            return f"still throttled by ARM (429) after {RETRIES} retries"
+        if status >= 500:
+            return f"ARM answered {status} {code or exc.reason or ''}".rstrip() + f" after {RETRIES} retries"
+        return f"ARM answered {status} {code or exc.reason or ''}: {_first_line(exc)}"
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return f"could not reach ARM ({type(exc).__name__}): {_first_line(exc)}"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    return str(getattr(error, "code", "") or "")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 1] + "…"

@@ -1,0 +1,61 @@
+"""Which subscriptions and clusters exist: the inventory half of reading Azure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.azure.connection import ArmConnection
+from auditor.model import Cluster
+from auditor.resource_id import parse_cluster_id
+
+# Subscriptions in these states still run their clusters (CONTRACT §2); Disabled and
+# Deleted ones are skipped and counted.
+ACTIVE_STATES = frozenset({"enabled", "warned", "pastdue"})
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionInfo:
+    subscription_id: str
+    display_name: str
+    state: str
+
+    @property
+    def active(self) -> bool:
+        return self.state.lower() in ACTIVE_STATES
+
+
+async def list_subscriptions(connection: ArmConnection) -> list[SubscriptionInfo]:
+    """Every subscription the identity can see, with its state."""
+    found: list[SubscriptionInfo] = []
+    async for subscription in connection.subscriptions().subscriptions.list():
+        subscription_id = (subscription.subscription_id or "").lower()
+        found.append(
+            SubscriptionInfo(
+                subscription_id, subscription.display_name or subscription_id, str(subscription.state or "")
+            )
+        )
+    return found
+
+
+async def iter_clusters(connection: ArmConnection, subscription_id: str) -> AsyncIterator[Cluster]:
+    """The subscription's managed clusters, page by page as ARM returns them."""
+    async for managed_cluster in connection.clusters(subscription_id).managed_clusters.list():
+        yield cluster_from_sdk(managed_cluster)
+
+
+def cluster_from_sdk(managed_cluster: Any) -> Cluster:
+    """Translate the SDK model; keep ARM's ID exactly as returned (it is what users grep for)."""
+    resource_id = str(managed_cluster.id)
+    ref = parse_cluster_id(resource_id)
+    properties = managed_cluster.properties
+    return Cluster(
+        resource_id=resource_id,
+        name=str(managed_cluster.name or ref.name),
+        subscription_id=ref.subscription_id,
+        resource_group=ref.resource_group,
+        location=str(managed_cluster.location or ""),
+        tags=dict(managed_cluster.tags or {}),
+        provisioning_state=str(getattr(properties, "provisioning_state", "") or ""),
+    )

@@ -1,0 +1,42 @@
+"""Azure clouds the auditor knows: where ARM lives, which token audience it wants, where the portal is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Cloud:
+    name: str
+    arm_endpoint: str
+    audience: str
+    portal: str
+    authority_host: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    cloud.name.lower(): cloud
+    for cloud in (
+        Cloud(
+            "AzurePublicCloud",
+            "https://management.azure.com",
+            "https://management.azure.com",
+            "https://portal.azure.com",
+            "login.microsoftonline.com",
+        ),
+        Cloud(
+            "AzureUSGovernment",
+            "https://management.usgovcloudapi.net",
+            "https://management.usgovcloudapi.net",
+            "https://portal.azure.us",
+            "login.microsoftonline.us",
+        ),
+        Cloud(
+            "AzureChinaCloud",
+            "https://management.chinacloudapi.cn",
+            "https://management.chinacloudapi.cn",
+            "https://portal.azure.cn",
+            "login.chinacloudapi.cn",
+        ),
+    )
+}

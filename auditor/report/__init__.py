@@ -1,0 +1,1 @@
+"""Renderers of scan results for people and machines."""

@@ -1,0 +1,61 @@
+"""The scan document of CONTRACT §4: control, time, findings, summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from auditor.model import Finding, Status
+
+CONTROL = {"id": "C-0254", "benchmark": "CIS AKS 1.2.0", "item": "2.1.1", "title": "Enable audit Logs"}
+
+# The order people want to read: what needs action first.
+SEVERITY_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.EXEMPT: 2, Status.PASS: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    scanned_at: datetime
+    findings: Sequence[Finding]
+    subscriptions: int
+    skipped_subscriptions: int = 0
+
+    def counts(self) -> Counter[Status]:
+        return Counter(finding.status for finding in self.findings)
+
+    def failing(self) -> bool:
+        """Exit 1 territory: a fail (not remediated) or an error."""
+        counts = self.counts()
+        return counts[Status.FAIL] > 0 or counts[Status.ERROR] > 0
+
+    def summary(self) -> dict[str, int]:
+        counts = self.counts()
+        summary = {"clusters": len(self.findings)}
+        summary.update({str(status): counts[status] for status in Status})
+        summary["subscriptions"] = self.subscriptions
+        summary["skippedSubscriptions"] = self.skipped_subscriptions
+        return summary
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "control": dict(CONTROL),
+            "scannedAt": self.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "findings": [finding.to_json() for finding in sorted(self.findings, key=_stable_order)],
+            "summary": self.summary(),
+        }
+
+
+def _stable_order(finding: Finding) -> str:
+    return finding.resource_id.lower()
+
+
+def reading_order(finding: Finding) -> tuple[int, str, str, str]:
+    return (
+        SEVERITY_ORDER[finding.status],
+        finding.subscription_id,
+        finding.resource_group.lower(),
+        finding.name.lower(),
+    )

@@ -1,0 +1,64 @@
+"""The table people read after `scan`: what needs action first, coloured on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from auditor.model import Finding, Status
+from auditor.report.document import ScanResult, reading_order
+
+_COLOURS = {Status.FAIL: "31;1", Status.ERROR: "35;1", Status.EXEMPT: "36", Status.PASS: "32"}
+_HEADERS = ("STATUS", "CLUSTER", "RESOURCE GROUP", "SUBSCRIPTION", "DETAIL")
+
+
+def render_table(result: ScanResult, subscription_names: Mapping[str, str], colour: bool, width: int | None) -> str:
+    ordered = sorted(result.findings, key=reading_order)
+    rows = [
+        (
+            str(finding.status).upper(),
+            finding.name,
+            finding.resource_group or "-",
+            subscription_names.get(finding.subscription_id, finding.subscription_id),
+            _detail(finding),
+        )
+        for finding in ordered
+    ]
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(_HEADERS[:-1])]
+    lines = [_line(_HEADERS, widths, width)]
+    for finding, row in zip(ordered, rows, strict=True):
+        line = _line(row, widths, width)
+        if colour:
+            status_cell = row[0].ljust(widths[0])
+            line = line.replace(status_cell, f"\x1b[{_COLOURS[finding.status]}m{status_cell}\x1b[0m", 1)
+        lines.append(line)
+    lines.append("")
+    lines.append(_summary_line(result))
+    return "\n".join(lines) + "\n"
+
+
+def _line(cells: tuple[str, ...], widths: list[int], width: int | None) -> str:
+    text = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])) + "  " + cells[-1]
+    text = text.rstrip()
+    if width is not None and len(text) > width:
+        text = text[: max(width - 1, 0)] + "…"
+    return text
+
+
+def _detail(finding: Finding) -> str:
+    if finding.status is Status.FAIL:
+        first = next((r for r in finding.reasons if "not exported" in r or "no diagnostic" in r), finding.reasons[0])
+        return f"missing {', '.join(finding.missing_categories)}: {first}"
+    if finding.status is Status.PASS:
+        return "; ".join(finding.reasons)
+    return finding.reasons[0] if finding.reasons else ""
+
+
+def _summary_line(result: ScanResult) -> str:
+    summary = result.summary()
+    text = (
+        f"{summary['clusters']} clusters in {summary['subscriptions']} subscriptions: "
+        f"{summary['pass']} pass, {summary['fail']} fail, {summary['exempt']} exempt, {summary['error']} error"
+    )
+    if result.skipped_subscriptions:
+        text += f" ({result.skipped_subscriptions} disabled or deleted subscriptions skipped)"
+    return text

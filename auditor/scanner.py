@@ -1,0 +1,126 @@
+"""A scan: subscriptions -> clusters -> one settings read each -> findings, streamed.
+
+Listing and judging overlap: clusters flow through a bounded queue to a fixed pool of
+workers, so memory holds only what is in flight (plus whatever findings the caller keeps)
+and no subscription waits for another. Every cluster ends as a finding; a cluster whose
+settings cannot be read is `error`, a subscription whose clusters cannot be listed is one
+`error` finding, never a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from auditor import rule
+from auditor.azure.connection import ArmConnection, call_budget
+from auditor.azure.diagnostics import CategoryGroupCache, read_settings
+from auditor.azure.errors import describe
+from auditor.azure.inventory import SubscriptionInfo, iter_clusters, list_subscriptions
+from auditor.model import Cluster, Finding
+from auditor.settings import Settings
+
+_LISTERS = 8  # subscriptions listed at once; cluster reads are bounded separately
+
+
+@dataclass(slots=True)
+class Scope:
+    """Which subscriptions a scan covered, and which it skipped by state."""
+
+    scanned: list[SubscriptionInfo] = field(default_factory=list)
+    skipped: list[SubscriptionInfo] = field(default_factory=list)
+    listed: int = 0  # subscriptions whose cluster listing has finished (for progress)
+
+
+class Scanner:
+    def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
+        self._settings = settings
+        self._connection = connection
+        self._policy = settings.policy()
+        self._today = today
+        self._groups = CategoryGroupCache()
+        self.scope = Scope()
+
+    async def evaluate(self, cluster: Cluster) -> Finding:
+        """Read one cluster's settings (and the category map if needed) and judge it."""
+        budget = call_budget(self._settings)
+        try:
+            settings = await asyncio.wait_for(read_settings(self._connection, cluster.resource_id), budget)
+        except Exception as exc:
+            return rule.unreadable(
+                cluster, describe(exc, self._settings.http_timeout_seconds), self._policy, self._today
+            )
+        groups = None
+        if rule.needs_category_groups(settings):
+            with contextlib.suppress(Exception):  # the rule turns a decisive unknown group into `error`
+                groups = await asyncio.wait_for(self._groups.get(self._connection, cluster.resource_id), budget)
+        return rule.evaluate(cluster, settings, groups, self._policy, self._today)
+
+    async def resolve_scope(self, subscription_ids: Sequence[str]) -> list[SubscriptionInfo]:
+        """Explicit IDs are taken as given; otherwise every visible subscription in a running state."""
+        if subscription_ids:
+            self.scope.scanned = [SubscriptionInfo(sid, sid, "") for sid in subscription_ids]
+        else:
+            visible = await list_subscriptions(self._connection)
+            self.scope.scanned = [sub for sub in visible if sub.active]
+            self.scope.skipped = [sub for sub in visible if not sub.active]
+        return self.scope.scanned
+
+    async def findings(self, subscription_ids: Sequence[str] = ()) -> AsyncIterator[Finding]:
+        """Stream a finding for every cluster (and every unlistable subscription) in scope."""
+        subscriptions = await self.resolve_scope(subscription_ids)
+        workers = self._settings.max_concurrency
+        clusters: asyncio.Queue[Cluster | None] = asyncio.Queue(maxsize=workers * 2)
+        results: asyncio.Queue[Finding | None] = asyncio.Queue(maxsize=workers * 2)
+        listers = asyncio.Semaphore(_LISTERS)
+
+        async def list_one(subscription: SubscriptionInfo) -> None:
+            async with listers:
+                try:
+                    async for cluster in iter_clusters(self._connection, subscription.subscription_id):
+                        await clusters.put(cluster)
+                except Exception as exc:
+                    reason = describe(exc, self._settings.http_timeout_seconds)
+                    await results.put(
+                        rule.subscription_unreadable(
+                            subscription.subscription_id, subscription.display_name, reason, self._policy
+                        )
+                    )
+                finally:
+                    self.scope.listed += 1
+
+        async def produce() -> None:
+            await asyncio.gather(*(list_one(sub) for sub in subscriptions))
+            for _ in range(workers):
+                await clusters.put(None)
+
+        async def work() -> None:
+            while (cluster := await clusters.get()) is not None:
+                await results.put(await self.evaluate(cluster))
+
+        failure: list[BaseException] = []
+
+        async def run_all() -> None:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(produce())
+                    for _ in range(workers):
+                        group.create_task(work())
+            except Exception as exc:  # a bug, not an Azure failure: those become findings
+                failure.append(exc)
+            await results.put(None)
+
+        runner = asyncio.create_task(run_all())
+        try:
+            while (finding := await results.get()) is not None:
+                yield finding
+            if failure:
+                raise failure[0]
+        finally:
+            if not runner.done():
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
