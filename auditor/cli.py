@@ -15,16 +15,13 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import NoReturn, TextIO
 
-from azure.core.exceptions import ClientAuthenticationError
-
-from auditor.azure.connection import ArmConnection
+from auditor.model import Finding
+from auditor.pipeline import run_scan
 from auditor.progress import Progress
-from auditor.report.document import ScanResult
 from auditor.report.table import render_table
-from auditor.scanner import Scanner
+from auditor.scanner import Scope
 from auditor.settings import ConfigError, Settings, parse_subscriptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -82,32 +79,22 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 
 
 async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO) -> int:
-    started = datetime.now(UTC)
     progress = Progress(err, enabled=err.isatty() and output == "table")
-    findings = []
-    async with ArmConnection(settings) as connection:
-        try:
-            await connection.check_credential()
-        except ClientAuthenticationError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ConfigError(
-                f"could not authenticate to Azure ({first}); run 'az login', or set AZURE_CLIENT_ID "
-                "for a user-assigned managed identity"
-            ) from None
-        scanner = Scanner(settings, connection, started.date())
-        async for finding in scanner.findings(settings.subscriptions):
-            findings.append(finding)
-            progress.update(finding, scanner.scope.listed, len(scanner.scope.scanned))
-    progress.close()
-    result = ScanResult(started, findings, len(scanner.scope.scanned), len(scanner.scope.skipped))
+
+    def show(finding: Finding, scope: Scope) -> None:
+        progress.update(finding, scope.listed, len(scope.scanned))
+
+    try:
+        outcome = await run_scan(settings, on_finding=show)
+    finally:
+        progress.close()
     if output == "json":
-        json.dump(result.to_json(), out, indent=2)
+        json.dump(outcome.result.to_json(), out, indent=2)
         out.write("\n")
     else:
-        names = {sub.subscription_id: sub.display_name for sub in scanner.scope.scanned}
         width = shutil.get_terminal_size().columns if out.isatty() else None
-        out.write(render_table(result, names, colour=_colour(out), width=width))
-    return EXIT_FINDINGS if result.failing() else EXIT_OK
+        out.write(render_table(outcome.result, outcome.subscription_names, colour=_colour(out), width=width))
+    return EXIT_FINDINGS if outcome.result.failing() else EXIT_OK
 
 
 def _colour(stream: TextIO) -> bool:

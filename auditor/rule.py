@@ -140,7 +140,10 @@ def evaluate(
             reasons.append(f"{reason} ({detail})" if detail else reason)
     else:
         status = Status.PASS
-        reasons.extend(f"{category} exported by {', '.join(covered[category])}" for category in required)
+        by_settings: dict[tuple[str, ...], list[str]] = {}
+        for category in required:
+            by_settings.setdefault(tuple(covered[category]), []).append(category)
+        reasons.extend(f"{', '.join(cats)} exported by {', '.join(names)}" for names, cats in by_settings.items())
 
     return _finding(cluster, policy, status, missing, reasons, evidence)
 

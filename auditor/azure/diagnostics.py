@@ -35,23 +35,33 @@ def setting_from_sdk(resource: Any) -> DiagnosticSetting:
 class CategoryGroupCache:
     """Category groups of the managed-cluster type, read at most once per scan.
 
-    Concurrent callers share one request; a failed read is not cached, so the next cluster
-    that needs the map tries again (and only clusters that need it pay for a failure).
+    Concurrent callers share one request. A failure is remembered for the rest of the scan
+    too: retrying it for every cluster that uses a group would serialise the whole scan
+    behind a broken endpoint; those clusters become `error` and the next scan tries again.
     """
 
     def __init__(self) -> None:
         self._groups: CategoryGroups | None = None
+        self._failure: BaseException | None = None
         self._lock = asyncio.Lock()
 
     async def get(self, connection: ArmConnection, resource_id: str) -> CategoryGroups:
-        if self._groups is not None:
-            return self._groups
         async with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._groups is None:
-                pager = connection.monitor().diagnostic_settings_category.list(resource_id.lstrip("/"))
-                groups: dict[str, frozenset[str]] = {}
-                async for category in pager:
-                    if str(category.category_type or "").lower() == "logs" and category.name:
-                        groups[category.name.lower()] = frozenset(g.lower() for g in category.category_groups or [])
-                self._groups = groups
+                try:
+                    self._groups = await self._read(connection, resource_id)
+                except Exception as exc:
+                    self._failure = exc
+                    raise
             return self._groups
+
+    @staticmethod
+    async def _read(connection: ArmConnection, resource_id: str) -> CategoryGroups:
+        pager = connection.monitor().diagnostic_settings_category.list(resource_id.lstrip("/"))
+        groups: dict[str, frozenset[str]] = {}
+        async for category in pager:
+            if str(category.category_type or "").lower() == "logs" and category.name:
+                groups[category.name.lower()] = frozenset(g.lower() for g in category.category_groups or [])
+        return groups

@@ -31,11 +31,8 @@ async def list_subscriptions(connection: ArmConnection) -> list[SubscriptionInfo
     found: list[SubscriptionInfo] = []
     async for subscription in connection.subscriptions().subscriptions.list():
         subscription_id = (subscription.subscription_id or "").lower()
-        found.append(
-            SubscriptionInfo(
-                subscription_id, subscription.display_name or subscription_id, str(subscription.state or "")
-            )
-        )
+        state = getattr(subscription.state, "value", subscription.state) or ""  # an enum member or a plain string
+        found.append(SubscriptionInfo(subscription_id, subscription.display_name or subscription_id, str(state)))
     return found
 
 

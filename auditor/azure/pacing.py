@@ -2,11 +2,12 @@
 
 ARM throttles reads with a token bucket per subscription and principal (about 250 burst,
 25/s refill). Retry-After alone makes a throttled scan stutter: every 429 costs at least a
-second. Instead, the pacer watches the remaining-reads header; while plenty is left,
-requests go at full concurrency; once it falls to a low-water mark, requests are spaced at
-the refill rate, which the pacer measures from the header itself (tokens seen now minus
-tokens seen before plus reads spent in between, over the elapsed time). Throughput thus
-stays close to the bucket's real limit, whatever it is, without 429s.
+second. Instead, the pacer watches the remaining-reads header. While plenty is left,
+requests go at full concurrency; once it falls to a low-water mark (enough for the reads
+already in flight), requests are spaced at the refill rate, which the pacer measures from
+the header itself (tokens seen now, minus tokens seen before, plus reads spent in between,
+over the elapsed time). Throughput thus stays close to the bucket's real limit, whatever
+it is, without 429s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _SUBSCRIPTION_IN_PATH = re.compile(r"^https?://[^/]+/subscriptions/([0-9a-fA-F-]
 _ASSUMED_REFILL = 25.0  # ARM's documented per-subscription read refill, until measured
 _MIN_WINDOW = 0.5  # seconds of observation before trusting a measured refill rate
 _MAX_WINDOW = 5.0  # re-anchor the measurement after this long, to follow changes
+_TARGET = 5  # tokens to keep in hand once paced (in-flight reads are few at the refill rate)
 
 
 @dataclass(slots=True)
@@ -54,9 +56,10 @@ class ReadPacer:
         if bucket is None or bucket.remaining is None or bucket.remaining > self._low_water:
             return 0.0
         now = self._clock()
-        interval = 1.0 / bucket.refill
-        if bucket.remaining < self._low_water // 2:
-            interval *= 1.5  # below half the margin: let the bucket recover
+        # Spend the margin down to a few tokens, then hold there: faster than the refill
+        # while above the target, slower below it, so the estimate's error cannot drain the bucket.
+        correction = 1.0 + 0.5 * (_TARGET - bucket.remaining) / _TARGET
+        interval = min(2.0, max(0.25, correction)) / bucket.refill
         slot = max(now, bucket.next_slot)
         bucket.next_slot = slot + interval
         return slot - now

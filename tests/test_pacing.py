@@ -1,0 +1,62 @@
+"""The read pacer against a modelled ARM token bucket, on a fake clock (no sleeping, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.azure.pacing import ReadPacer, subscription_of
+
+SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drive(bucket: int, refill: float, reads: int, low_water: int = 40) -> tuple[float, int, ReadPacer]:
+    """Send `reads` reads one after another through the pacer; return elapsed time, 429s and the pacer."""
+    clock = FakeClock()
+    pacer = ReadPacer(low_water=low_water, clock=clock)
+    tokens, last, throttled = float(bucket), 0.0, 0
+    done = 0
+    while done < reads:
+        clock.now += pacer.delay(SUB)
+        tokens = min(bucket, tokens + (clock.now - last) * refill)
+        last = clock.now
+        if tokens >= 1:
+            tokens -= 1
+            done += 1
+            pacer.observe(SUB, int(tokens))
+        else:
+            throttled += 1
+            pacer.observe(SUB, 0, took_token=False)
+            clock.now += 1.0  # Retry-After: 1
+        clock.now += 0.001  # the client's own time per request
+    return clock.now, throttled, pacer
+
+
+def test_no_pacing_while_tokens_are_plentiful():
+    pacer = ReadPacer(low_water=40, clock=FakeClock())
+    assert pacer.delay(SUB) == 0.0
+    pacer.observe(SUB, 249)
+    assert pacer.delay(SUB) == 0.0
+
+
+@pytest.mark.parametrize(("bucket", "refill"), [(100, 100.0), (250, 25.0), (250, 10.0)])
+def test_paced_reads_run_near_the_bucket_limit_without_429(bucket, refill):
+    reads = bucket + int(refill * 8)
+    elapsed, throttled, pacer = drive(bucket, refill, reads)
+    floor = (reads - bucket) / refill
+    assert throttled == 0
+    assert elapsed <= floor * 1.1
+    assert pacer.refill_rate(SUB) == pytest.approx(refill, rel=0.25)
+
+
+def test_subscription_is_read_from_the_url():
+    assert subscription_of(f"https://management.azure.com/subscriptions/{SUB.upper()}/providers/x?a=1") == SUB
+    assert subscription_of("https://management.azure.com/subscriptions?api-version=2022-12-01") is None
+    assert subscription_of(f"https://h/subscriptions/{SUB}") == SUB
