@@ -46,6 +46,15 @@ def test_no_pacing_while_tokens_are_plentiful():
     assert pacer.delay(SUB) == 0.0
 
 
+def test_reads_in_flight_count_against_the_remaining_tokens():
+    pacer = ReadPacer(low_water=10, clock=FakeClock())
+    pacer.delay(SUB)
+    pacer.observe(SUB, 30)
+    waits = [pacer.delay(SUB) for _ in range(25)]  # 25 reads sent, none answered yet
+    assert waits[:20] == [0.0] * 20  # 30 - in flight stays above 10
+    assert all(wait > 0 for wait in waits[21:])
+
+
 @pytest.mark.parametrize(("bucket", "refill"), [(100, 100.0), (250, 25.0), (250, 10.0)])
 def test_paced_reads_run_near_the_bucket_limit_without_429(bucket, refill):
     reads = bucket + int(refill * 8)

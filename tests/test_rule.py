@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.azure.diagnostics import setting_from_sdk
+from auditor.azure.inventory import cluster_from_arm
 from auditor.model import Cluster, Destination, DiagnosticSetting, LogEntry, Status
 from auditor.rule import Policy, evaluate, needs_category_groups, subscription_unreadable, unreadable
 from auditor.settings import Settings
@@ -293,6 +294,17 @@ def test_finding_json_has_the_contract_fields_in_order():
 def test_portal_link_follows_the_cloud():
     policy = Settings.from_env({"AUDITOR_CLOUD": "AzureUSGovernment"}).policy()
     assert judge(policy=policy).portal_url.startswith("https://portal.azure.us/#resource/subscriptions/")
+
+
+def test_cluster_is_read_from_the_public_list_example():
+    body = json.loads((FIXTURES / "ManagedClustersList.json").read_text())["responses"]["200"]["body"]
+    example = body["value"][0]
+    example["id"] = example["id"].replace("00000000-0000-0000-0000-000000000000", SUB)
+    parsed = cluster_from_arm(example)
+    assert parsed.resource_id == example["id"]  # lower-case "resourcegroups" kept as returned
+    assert (parsed.subscription_id, parsed.resource_group, parsed.name) == (SUB, "rg1", "clustername1")
+    assert (parsed.location, parsed.provisioning_state) == ("location1", "Succeeded")
+    assert parsed.tags == {"archv2": "", "tier": "production"}
 
 
 def test_real_arm_payload_metrics_never_count_and_empty_workspace_is_ignored():

@@ -26,10 +26,11 @@ from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 from auditor.azure.pacing import PacingPolicy, ReadPacer
 from auditor.settings import Settings
 
+CLUSTERS_API_VERSION = "2025-10-01"  # Microsoft.ContainerService managedClusters, stable
 RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
 _BACKOFF_FACTOR = 0.5
 _BACKOFF_MAX = 8.0
-# Any monitor client needs a subscription ID, though resource-scoped calls never use it.
+# The clients insist on a subscription ID, though the calls the auditor makes never use it.
 _UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -79,7 +80,7 @@ class ArmConnection:
         self.pacer = ReadPacer(low_water=settings.max_concurrency + 8)
         self._session: aiohttp.ClientSession | None = None
         self._clients: list[Any] = []
-        self._cluster_clients: dict[str, ContainerServiceClient] = {}
+        self._clusters: ContainerServiceClient | None = None
         self._subscriptions: SubscriptionClient | None = None
         self._monitor: MonitorManagementClient | None = None
 
@@ -100,7 +101,7 @@ class ArmConnection:
         for client in self._clients:
             await client.close()
         self._clients.clear()
-        self._cluster_clients.clear()
+        self._clusters = self._subscriptions = self._monitor = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -111,6 +112,10 @@ class ArmConnection:
     async def check_credential(self) -> None:
         """Get one token up front, so a missing login is one clear error instead of one per cluster."""
         await self.credential.get_token(self._settings.arm_audience + "/.default")
+
+    @property
+    def arm_endpoint(self) -> str:
+        return self._settings.arm_endpoint
 
     @property
     def credential(self) -> AsyncTokenCredential:
@@ -144,13 +149,12 @@ class ArmConnection:
             self._clients.append(self._subscriptions)
         return self._subscriptions
 
-    def clusters(self, subscription_id: str) -> ContainerServiceClient:
-        client = self._cluster_clients.get(subscription_id)
-        if client is None:
-            client = ContainerServiceClient(self.credential, subscription_id, **self._client_options())
-            self._cluster_clients[subscription_id] = client
-            self._clients.append(client)
-        return client
+    def clusters(self) -> ContainerServiceClient:
+        """Cluster listing goes through `send_request` (see pages.py), so one client serves every subscription."""
+        if self._clusters is None:
+            self._clusters = ContainerServiceClient(self.credential, _UNUSED_SUBSCRIPTION, **self._client_options())
+            self._clients.append(self._clusters)
+        return self._clusters
 
     def monitor(self) -> MonitorManagementClient:
         if self._monitor is None:

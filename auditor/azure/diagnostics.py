@@ -11,19 +11,23 @@ from auditor.rule import CategoryGroups
 
 
 async def read_settings(connection: ArmConnection, resource_id: str) -> list[DiagnosticSetting]:
-    """One `diagnosticSettings` list call for the cluster."""
-    pager = connection.monitor().diagnostic_settings.list(resource_id.lstrip("/"))
+    """One `diagnosticSettings` list call for the cluster, through the v2021_05_01_preview client."""
+    pager = connection.monitor().diagnostic_settings.list(resource_id.strip("/"))
     return [setting_from_sdk(item) async for item in pager]
 
 
 def setting_from_sdk(resource: Any) -> DiagnosticSetting:
-    logs = tuple(
-        LogEntry(category=entry.category, category_group=entry.category_group, enabled=bool(entry.enabled))
-        for entry in (resource.logs or [])
-    )
+    """Translate the SDK model (`workspace_id` is "" when the REST API says none)."""
     return DiagnosticSetting(
-        name=str(resource.name or ""),
-        logs=logs,
+        name=resource.name or "",
+        logs=tuple(
+            LogEntry(
+                category=entry.category or None,
+                category_group=entry.category_group or None,
+                enabled=entry.enabled is True,
+            )
+            for entry in resource.logs or ()
+        ),
         workspace_id=resource.workspace_id or "",
         storage_account_id=resource.storage_account_id or "",
         event_hub_authorization_rule_id=resource.event_hub_authorization_rule_id or "",

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.azure.connection import ArmConnection
+from auditor.azure.connection import CLUSTERS_API_VERSION, ArmConnection
+from auditor.azure.pages import iter_values, text
 from auditor.model import Cluster
 from auditor.resource_id import parse_cluster_id
 
@@ -38,21 +39,24 @@ async def list_subscriptions(connection: ArmConnection) -> list[SubscriptionInfo
 
 async def iter_clusters(connection: ArmConnection, subscription_id: str) -> AsyncIterator[Cluster]:
     """The subscription's managed clusters, page by page as ARM returns them."""
-    async for managed_cluster in connection.clusters(subscription_id).managed_clusters.list():
-        yield cluster_from_sdk(managed_cluster)
+    path = f"/subscriptions/{subscription_id}/providers/Microsoft.ContainerService/managedClusters"
+    client = connection.clusters()
+    async for item in iter_values(client, path, CLUSTERS_API_VERSION, connection.arm_endpoint):
+        yield cluster_from_arm(item)
 
 
-def cluster_from_sdk(managed_cluster: Any) -> Cluster:
-    """Translate the SDK model; keep ARM's ID exactly as returned (it is what users grep for)."""
-    resource_id = str(managed_cluster.id)
+def cluster_from_arm(item: dict[str, Any]) -> Cluster:
+    """Pick what the rule needs; keep ARM's ID exactly as returned (it is what users grep for)."""
+    resource_id = text(item.get("id"))
     ref = parse_cluster_id(resource_id)
-    properties = managed_cluster.properties
+    properties = item.get("properties")
+    tags = item.get("tags")
     return Cluster(
         resource_id=resource_id,
-        name=str(managed_cluster.name or ref.name),
+        name=text(item.get("name")) or ref.name,
         subscription_id=ref.subscription_id,
         resource_group=ref.resource_group,
-        location=str(managed_cluster.location or ""),
-        tags=dict(managed_cluster.tags or {}),
-        provisioning_state=str(getattr(properties, "provisioning_state", "") or ""),
+        location=text(item.get("location")),
+        tags={str(k): text(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        provisioning_state=text(properties.get("provisioningState")) if isinstance(properties, dict) else "",
     )

@@ -25,7 +25,7 @@ from azure.core.pipeline.policies import AsyncHTTPPolicy
 REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
 _SUBSCRIPTION_IN_PATH = re.compile(r"^https?://[^/]+/subscriptions/([0-9a-fA-F-]{36})(?:[/?]|$)")
 _ASSUMED_REFILL = 25.0  # ARM's documented per-subscription read refill, until measured
-_MIN_WINDOW = 0.5  # seconds of observation before trusting a measured refill rate
+_MIN_WINDOW = 0.25  # seconds of observation before trusting a measured refill rate
 _MAX_WINDOW = 5.0  # re-anchor the measurement after this long, to follow changes
 _TARGET = 5  # tokens to keep in hand once paced (in-flight reads are few at the refill rate)
 
@@ -40,6 +40,7 @@ class _Bucket:
     anchor_remaining: int = 0
     refill: float = _ASSUMED_REFILL
     next_slot: float = 0.0
+    in_flight: int = 0  # reads sent and not yet answered: each will take a token
 
 
 class ReadPacer:
@@ -51,14 +52,21 @@ class ReadPacer:
         self._buckets: dict[str, _Bucket] = {}
 
     def delay(self, subscription_id: str) -> float:
-        """Seconds to wait before the next read of this subscription (0 while tokens are plentiful)."""
-        bucket = self._buckets.get(subscription_id)
-        if bucket is None or bucket.remaining is None or bucket.remaining > self._low_water:
+        """Seconds to wait before the next read of this subscription (0 while tokens are plentiful).
+
+        Counts the read as in flight until `observe` or `abandon` is called for it.
+        """
+        bucket = self._buckets.setdefault(subscription_id, _Bucket())
+        bucket.in_flight += 1
+        if bucket.remaining is None:
+            return 0.0
+        available = bucket.remaining - bucket.in_flight
+        if available > self._low_water:
             return 0.0
         now = self._clock()
         # Spend the margin down to a few tokens, then hold there: faster than the refill
         # while above the target, slower below it, so the estimate's error cannot drain the bucket.
-        correction = 1.0 + 0.5 * (_TARGET - bucket.remaining) / _TARGET
+        correction = 1.0 + 0.5 * (_TARGET - available) / _TARGET
         interval = min(2.0, max(0.25, correction)) / bucket.refill
         slot = max(now, bucket.next_slot)
         bucket.next_slot = slot + interval
@@ -68,6 +76,7 @@ class ReadPacer:
         """Record an answer carrying the remaining-reads count (a 429 takes no token)."""
         now = self._clock()
         bucket = self._buckets.setdefault(subscription_id, _Bucket())
+        bucket.in_flight = max(0, bucket.in_flight - 1)
         if bucket.remaining is None or now - bucket.anchor_time > _MAX_WINDOW:
             bucket.anchor_time, bucket.anchor_remaining, bucket.spent = now, remaining, 0
         else:
@@ -77,6 +86,12 @@ class ReadPacer:
                 measured = (remaining - bucket.anchor_remaining + bucket.spent) / elapsed
                 bucket.refill = max(1.0, measured)
         bucket.remaining = remaining
+
+    def abandon(self, subscription_id: str) -> None:
+        """A read ended without a remaining-reads header (a transport error, say)."""
+        bucket = self._buckets.get(subscription_id)
+        if bucket is not None:
+            bucket.in_flight = max(0, bucket.in_flight - 1)
 
     def refill_rate(self, subscription_id: str) -> float | None:
         bucket = self._buckets.get(subscription_id)
@@ -98,13 +113,19 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
     async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         http_request = request.http_request
         subscription = subscription_of(http_request.url) if http_request.method == "GET" else None
-        if subscription is not None:
-            wait = self._pacer.delay(subscription)
+        if subscription is None:
+            return await self.next.send(request)
+        wait = self._pacer.delay(subscription)
+        observed = False
+        try:
             if wait > 0:
                 await asyncio.sleep(wait)
-        response = await self.next.send(request)
-        if subscription is not None:
+            response = await self.next.send(request)
             header = response.http_response.headers.get(REMAINING_READS)
             if header is not None and header.strip().isdigit():
                 self._pacer.observe(subscription, int(header), response.http_response.status_code != 429)
-        return response
+                observed = True
+            return response
+        finally:
+            if not observed:
+                self._pacer.abandon(subscription)
