@@ -1,0 +1,313 @@
+"""ARM resource routes: subscriptions, AKS clusters, diagnostic settings and their categories.
+
+Paths arrive split into segments (original case and lower case): ARM matches paths case-insensitively,
+while names (setting names on PUT) keep the caller's case and IDs in answers keep the stored case.
+"""
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
+from azsim.rules import SettingRejected
+from azsim.tenant import SimCluster, SimSubscription, Tenant
+
+_CLUSTERS = ["providers", "microsoft.containerservice", "managedclusters"]
+_INSIGHTS = ["providers", "microsoft.insights"]
+_KUBERNETES_VERSIONS = ("1.30.9", "1.31.5", "1.32.2")
+_WRITES = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def is_write(method: str) -> bool:
+    return method in _WRITES
+
+
+class ArmRoutes:
+    """Answers one authenticated, unthrottled ARM request from the tenant model."""
+
+    def __init__(self, tenant: Tenant, page_size: int) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.tenant = tenant
+        self.page_size = page_size
+        self.endpoint = ""  # known once the server has its port; used in nextLink
+
+    async def dispatch(self, request: web.Request, parts: list[str], lower: list[str]) -> web.Response:
+        method = request.method
+        if lower[0] != "subscriptions":
+            return _not_found(method, request.path)
+        if len(lower) == 1:
+            return self._list_subscriptions(request) if method == "GET" else _not_allowed(method)
+        subscription = self.tenant.find_subscription(parts[1])
+        if subscription is None:
+            return error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
+        n = len(lower)
+        if n == 2:
+            return json_response(self._subscription_json(subscription)) if method == "GET" else _not_allowed(method)
+        if subscription.forbidden:
+            return _forbidden(
+                f"Microsoft.ContainerService/managedClusters/{_verb(method)}", f"/subscriptions/{parts[1]}"
+            )
+        if is_write(method) and subscription.state in ("Disabled", "Deleted"):
+            return error(
+                409,
+                "ReadOnlyDisabledSubscription",
+                f"The subscription '{subscription.subscription_id}' is disabled and therefore marked as "
+                "read only. You cannot perform any write actions on this subscription until it is re-enabled.",
+            )
+        if n == 5 and lower[2:5] == _CLUSTERS:
+            return self._list_clusters(request, subscription, None) if method == "GET" else _not_allowed(method)
+        if n >= 7 and lower[2] == "resourcegroups" and lower[4:7] == _CLUSTERS:
+            if n == 7:
+                return self._list_clusters(request, subscription, parts[3]) if method == "GET" else _not_allowed(method)
+            cluster = self.tenant.find_cluster("/" + "/".join(lower[:8]))
+            if cluster is None:
+                return error(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.ContainerService/managedClusters/{parts[7]}' under resource "
+                    f"group '{parts[3]}' was not found. For more details please go to "
+                    "https://aka.ms/ARMResourceNotFoundFix",
+                )
+            if n == 8:
+                return json_response(self._cluster_json(cluster)) if method == "GET" else _not_allowed(method)
+            if n in (11, 12) and lower[8:10] == _INSIGHTS:
+                return await self._insights(request, cluster, parts, lower)
+        return _not_found(method, request.path)
+
+    async def _insights(
+        self, request: web.Request, cluster: SimCluster, parts: list[str], lower: list[str]
+    ) -> web.Response:
+        method = request.method
+        kind = lower[10]
+        if kind not in ("diagnosticsettings", "diagnosticsettingscategories"):
+            return _not_found(method, request.path)
+        if cluster.forbidden:
+            return _forbidden(
+                f"microsoft.insights/{parts[10]}/{_verb(method)}", f"{cluster.id}/providers/microsoft.insights"
+            )
+        if kind == "diagnosticsettingscategories":
+            if method != "GET":
+                return _not_allowed(method)
+            if len(lower) == 11:
+                return json_response({"value": [_category_json(cluster, c) for c in AKS_CATEGORIES]})
+            for category in AKS_CATEGORIES:
+                if category.name.lower() == lower[11]:
+                    return json_response(_category_json(cluster, category))
+            return error(404, "ResourceNotFound", f"Category '{parts[11]}' is not supported.")
+        if len(lower) == 11:
+            if method != "GET":
+                return _not_allowed(method)
+            return json_response(
+                {"value": [_setting_json(cluster, name, props) for name, props in cluster.setting_items()]}
+            )
+        name = parts[11]
+        if method == "GET":
+            found = cluster.get_setting(name)
+            if found is None:
+                return error(404, "ResourceNotFound", f"The diagnostic setting '{name}' doesn't exist.")
+            return json_response(_setting_json(cluster, *found))
+        if method == "DELETE":
+            return web.Response(status=200 if cluster.delete_setting(name) else 204)
+        if method == "PUT":
+            return await self._put_setting(request, cluster, name)
+        return _not_allowed(method)
+
+    async def _put_setting(self, request: web.Request, cluster: SimCluster, name: str) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+        except ValueError as exc:
+            return error(
+                400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}"
+            )
+        try:
+            stored = cluster.put_setting(name, body.get("properties") if isinstance(body, dict) else None)
+        except SettingRejected as exc:
+            return error(400, exc.code, exc.message)
+        return json_response(_setting_json(cluster, *stored))
+
+    def _list_subscriptions(self, request: web.Request) -> web.Response:
+        subscriptions = self.tenant.subscriptions
+        start = _skip(request)
+        if start is None:
+            return _bad_skip_token()
+        page = [self._subscription_json(s) for s in subscriptions[start : start + self.page_size]]
+        body: dict[str, Any] = {"value": page}
+        if start + self.page_size < len(subscriptions):
+            body["nextLink"] = self._next_link(request, "/subscriptions", start + self.page_size)
+        return json_response(body)
+
+    def _list_clusters(
+        self, request: web.Request, subscription: SimSubscription, resource_group: str | None
+    ) -> web.Response:
+        start = _skip(request)
+        if start is None:
+            return _bad_skip_token()
+        clusters, more = subscription.cluster_page(start, self.page_size, resource_group)
+        body: dict[str, Any] = {"value": [self._cluster_json(c) for c in clusters]}
+        if more:
+            scope = f"/subscriptions/{subscription.subscription_id}"
+            if resource_group is not None:
+                scope += f"/resourceGroups/{resource_group}"
+            body["nextLink"] = self._next_link(
+                request, f"{scope}/providers/Microsoft.ContainerService/managedClusters", start + self.page_size
+            )
+        return json_response(body)
+
+    def _next_link(self, request: web.Request, path: str, skip: int) -> str:
+        return f"{self.endpoint}{path}?api-version={request.query['api-version']}&$skipToken={skip}"
+
+    def _subscription_json(self, subscription: SimSubscription) -> dict[str, Any]:
+        return {
+            "id": f"/subscriptions/{subscription.subscription_id}",
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+            "subscriptionId": subscription.subscription_id,
+            "tenantId": self.tenant.tenant_id,
+            "displayName": subscription.display_name,
+            "state": subscription.state,
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "PayAsYouGo_2014-09-01",
+                "spendingLimit": "Off",
+            },
+        }
+
+    def _cluster_json(self, cluster: SimCluster) -> dict[str, Any]:
+        """A managed cluster as ARM lists it; details derive from a hash of the ID so they are stable."""
+        digest = hashlib.md5(cluster.id.lower().encode()).hexdigest()
+        version = _KUBERNETES_VERSIONS[int(digest[0], 16) % len(_KUBERNETES_VERSIONS)]
+        dns_prefix = f"{cluster.name[:30]}-{cluster.resource_group[:16]}-{cluster.subscription_id[:6]}"
+        host = f"{dns_prefix}-{digest[:8]}"
+        state = cluster.provisioning_state
+        return {
+            "id": cluster.id,
+            "location": cluster.location,
+            "name": cluster.name,
+            "tags": dict(cluster.tags),
+            "type": "Microsoft.ContainerService/ManagedClusters",
+            "eTag": str(uuid.UUID(digest)),
+            "sku": {"name": "Base", "tier": "Standard"},
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": str(uuid.UUID(digest[::-1])),
+                "tenantId": self.tenant.tenant_id,
+            },
+            "properties": {
+                "provisioningState": state,
+                "powerState": {"code": "Running"},
+                "kubernetesVersion": version,
+                "currentKubernetesVersion": version,
+                "maxAgentPools": 100,
+                "dnsPrefix": dns_prefix,
+                "fqdn": f"{host}.hcp.{cluster.location}.azmk8s.io",
+                "azurePortalFQDN": f"{host}.portal.hcp.{cluster.location}.azmk8s.io",
+                "agentPoolProfiles": [
+                    {
+                        "name": "system",
+                        "count": 3,
+                        "vmSize": "Standard_D4ds_v5",
+                        "osDiskSizeGB": 128,
+                        "osDiskType": "Ephemeral",
+                        "maxPods": 110,
+                        "type": "VirtualMachineScaleSets",
+                        "availabilityZones": ["1", "2", "3"],
+                        "enableAutoScaling": True,
+                        "minCount": 3,
+                        "maxCount": 5,
+                        "mode": "System",
+                        "osType": "Linux",
+                        "osSKU": "AzureLinux",
+                        "provisioningState": state,
+                        "powerState": {"code": "Running"},
+                        "orchestratorVersion": version,
+                        "currentOrchestratorVersion": version,
+                    }
+                ],
+                "nodeResourceGroup": f"MC_{cluster.resource_group}_{cluster.name}_{cluster.location}",
+                "enableRBAC": True,
+                "aadProfile": {"managed": True, "enableAzureRBAC": True, "tenantID": self.tenant.tenant_id},
+                "disableLocalAccounts": True,
+                "networkProfile": {
+                    "networkPlugin": "azure",
+                    "networkPluginMode": "overlay",
+                    "podCidr": "10.244.0.0/16",
+                    "serviceCidr": "10.0.0.0/16",
+                    "dnsServiceIP": "10.0.0.10",
+                    "outboundType": "loadBalancer",
+                    "loadBalancerSku": "standard",
+                },
+                "oidcIssuerProfile": {"enabled": True},
+            },
+        }
+
+
+def _setting_json(cluster: SimCluster, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"{cluster.id}/providers/microsoft.insights/diagnosticSettings/{name}",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "name": name,
+        "properties": properties,
+    }
+
+
+def _category_json(cluster: SimCluster, category: DiagnosticCategory) -> dict[str, Any]:
+    properties: dict[str, Any] = {"categoryType": category.category_type}
+    if category.groups:
+        properties["categoryGroups"] = list(category.groups)
+    return {
+        "id": f"{cluster.id}/providers/microsoft.insights/diagnosticSettingsCategories/{category.name}",
+        "type": "microsoft.insights/diagnosticSettingsCategories",
+        "name": category.name,
+        "properties": properties,
+    }
+
+
+def _skip(request: web.Request) -> int | None:
+    """Offset carried by `$skipToken` (0 on the first page); None when the token is not one of ours."""
+    token = request.query.get("$skipToken", "0")
+    return int(token) if token.isdigit() else None
+
+
+def _bad_skip_token() -> web.Response:
+    return error(400, "InvalidSkipToken", "The $skipToken is not valid.")
+
+
+def _verb(method: str) -> str:
+    return {"PUT": "write", "PATCH": "write", "POST": "action", "DELETE": "delete"}.get(method, "read")
+
+
+def _forbidden(action: str, scope: str) -> web.Response:
+    principal = "5f1c8a0e-2b7d-4c3e-9a6f-8d0b1e2c3f4a"
+    return error(
+        403,
+        "AuthorizationFailed",
+        f"The client '{principal}' with object id '{principal}' does not have authorization to perform "
+        f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
+        "please refresh your credentials.",
+    )
+
+
+def _not_found(method: str, path: str) -> web.Response:
+    return error(404, "NotFound", f"The simulated ARM has no route for {method} {path}.")
+
+
+def _not_allowed(method: str) -> web.Response:
+    return error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'.")

@@ -1,0 +1,73 @@
+"""Injected failures: error statuses, requests that never get an answer, and connection resets."""
+
+import random
+import re
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+# ARM error codes for the statuses a fault may answer with.
+ERROR_CODES = {
+    400: "BadRequest",
+    401: "InvalidAuthenticationToken",
+    403: "AuthorizationFailed",
+    404: "ResourceNotFound",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+def error_code(status: int) -> str:
+    return ERROR_CODES.get(status) or HTTPStatus(status).phrase.replace(" ", "")
+
+
+@dataclass
+class Fault:
+    """Answer requests whose path matches `match` (a case-insensitive regex, searched) with a failure.
+
+    Exactly one behaviour applies, in this order: `hang` (never answer; released when the simulator stops),
+    `reset` (drop the connection without a response), `status` (an ARM error body; a 429 always carries
+    Retry-After, other statuses only when `retry_after` is set). `method` None matches any method. `times`
+    None fires forever, else that many times. `probability` < 1 fires at random (`seed` makes it repeatable).
+    `fired` counts the requests it answered.
+    """
+
+    match: str
+    method: str | None = "GET"
+    status: int | None = 500
+    hang: bool = False
+    reset: bool = False
+    times: int | None = None
+    probability: float = 1.0
+    retry_after: float | None = None
+    seed: int | None = None
+    fired: int = field(default=0, init=False)
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _random: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (self.hang or self.reset or self.status):
+            raise ValueError("a Fault needs a status, hang=True or reset=True")
+        self._pattern = re.compile(self.match, re.IGNORECASE)
+        self._random = random.Random(self.seed)
+
+    def fires(self, method: str, path: str) -> bool:
+        """Whether this request is answered by the fault (counts it when so). Server thread only."""
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.method is not None and self.method.upper() != method:
+            return False
+        if not self._pattern.search(path):
+            return False
+        if self.probability < 1.0 and self._random.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is not None:
+            return {"Retry-After": f"{self.retry_after:g}"}
+        return {"Retry-After": "1"} if self.status == 429 else {}

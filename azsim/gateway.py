@@ -1,0 +1,159 @@
+"""ARM's front door and the identity endpoint's door: request log, latency, auth, faults, throttling.
+
+Order for an ARM request: latency, authentication, faults, api-version, throttling, then the resource route.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from azsim.arm import ArmRoutes, error, is_write, json_response
+from azsim.faults import Fault, error_code
+from azsim.identity import TokenIssuer
+from azsim.throttle import UNTHROTTLED_REMAINING_READS, UNTHROTTLED_REMAINING_WRITES, RateLimiter
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request as the simulator saw it.
+
+    `status` is None while the request is in flight and 0 when it got no HTTP answer (reset, or a hang
+    released by stop). Times are time.monotonic().
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    subscription_id: str | None
+    started: float
+    ended: float | None = None
+    status: int | None = None
+
+
+class Gateway:
+    """Shared by both servers; settings are plain attributes that test threads may replace at any time."""
+
+    def __init__(self, routes: ArmRoutes, issuer: TokenIssuer, latency: float, limiter: RateLimiter | None) -> None:
+        self.routes = routes
+        self.issuer = issuer
+        self.latency = latency
+        self.limiter = limiter
+        self.faults: tuple[Fault, ...] = ()
+        self.requests: list[RequestRecord] = []
+        self.token_requests: list[RequestRecord] = []
+        self.released = asyncio.Event()  # set at stop: hung requests give up
+
+    async def arm(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        parts = path.strip("/").split("/")
+        lower = path.lower().strip("/").split("/")
+        subscription_id = parts[1] if len(parts) > 1 and lower[0] == "subscriptions" else None
+        record = RequestRecord(request.method, path, dict(request.query), subscription_id, time.monotonic())
+        self.requests.append(record)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        response = self._authenticate(request)
+        if response is None:
+            response = await self._answer(request, parts, lower, subscription_id)
+        return _finish(request, record, response)
+
+    async def identity(self, request: web.Request) -> web.StreamResponse:
+        record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
+        self.token_requests.append(record)
+        response: web.Response | None
+        if request.path.rstrip("/") != "/msi/token":
+            response = json_response({"statusCode": 404, "message": "Not found."}, 404)
+        else:
+            fired, response = await self._fault(request)
+            if not fired:
+                status, body = self.issuer.answer(request.query, request.headers.get("X-IDENTITY-HEADER"))
+                response = json_response(body, status)
+        return _finish(request, record, response)
+
+    async def _answer(
+        self, request: web.Request, parts: list[str], lower: list[str], subscription_id: str | None
+    ) -> web.Response | None:
+        fired, response = await self._fault(request)
+        if fired:
+            return response
+        api_version = request.query.get("api-version")
+        if not api_version:
+            return error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if subscription_id is None:
+            return await self.routes.dispatch(request, parts, lower)
+        write = is_write(request.method)
+        header = "x-ms-ratelimit-remaining-subscription-" + ("writes" if write else "reads")
+        limiter = self.limiter
+        if limiter is None:
+            remaining = UNTHROTTLED_REMAINING_WRITES if write else UNTHROTTLED_REMAINING_READS
+        else:
+            remaining, retry_after = limiter.take(subscription_id.lower(), write)
+            if retry_after:
+                kind = "write" if write else "read"
+                return error(
+                    429,
+                    "SubscriptionRequestsThrottled",
+                    f"Number of '{kind}' requests for subscription '{subscription_id}' exceeded. Please "
+                    f"try again after '{retry_after}' seconds after additional tokens are available. "
+                    "Refer to https://aka.ms/arm-throttling for additional information.",
+                    {"Retry-After": str(retry_after), header: "0"},
+                )
+        response = await self.routes.dispatch(request, parts, lower)
+        response.headers[header] = str(remaining)
+        return response
+
+    def _authenticate(self, request: web.Request) -> web.Response | None:
+        """None when the bearer token is one we issued, unexpired, for this ARM endpoint; else the 401."""
+        header = request.headers.get("Authorization")
+        scheme, _, token = (header or "").partition(" ")
+        if not header:
+            problem: tuple[str, str] | None = (
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
+        elif scheme.lower() != "bearer" or not token.strip():
+            problem = (
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            )
+        else:
+            problem = self.issuer.problem(token.strip(), self.routes.endpoint)
+        if problem is None:
+            return None
+        code, message = problem
+        challenge = (
+            f'Bearer authorization_uri="https://login.microsoftonline.com/{self.routes.tenant.tenant_id}", '
+            f'error="invalid_token", error_description="{message}"'
+        )
+        return error(401, code, message, {"WWW-Authenticate": challenge})
+
+    async def _fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
+        """Whether a fault fired and its answer (None: no answer at all, the connection is dropped)."""
+        for fault in self.faults:
+            if fault.fires(request.method, request.path):
+                if fault.hang:
+                    await self.released.wait()
+                if fault.hang or fault.reset or not fault.status:
+                    return True, None
+                return True, error(
+                    fault.status, error_code(fault.status), f"Simulated failure ({fault.match}).", fault.headers()
+                )
+        return False, None
+
+
+def _finish(request: web.Request, record: RequestRecord, response: web.Response | None) -> web.StreamResponse:
+    """Record the outcome; with no response, drop the connection (the client sees a reset)."""
+    record.ended = time.monotonic()
+    if response is None:
+        record.status = 0
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response()  # never sent: the transport is gone
+    record.status = response.status
+    return response

@@ -1,0 +1,217 @@
+"""Ready-made tenants: a small believable one for the demo and a large deterministic one for benchmarks.
+
+GUIDs are fixed (demo) or drawn from a seeded generator (scale) so output is stable from run to run.
+"""
+
+import random
+import uuid
+from typing import Any
+
+from azsim.tenant import SimCluster, Tenant
+
+DEMO_TENANT_ID = "3f8e9c1a-6b2d-4e7f-a1c5-0d9b8e7f6a54"
+PRODUCTION = "6f2b7c1e-4a3d-4b8e-9f10-2c5d8e7a1b01"
+STAGING = "b4e81d2a-93c7-4f56-a0b2-7d1e6c3f9a02"
+SANDBOX = "0c9d5e3f-1a7b-4c28-b6e4-5f8a2d1c7e03"
+LEGACY = "e7a3c2b1-58d9-4e0f-9b6a-1d4c7f2e8a04"
+
+_MONITORING = f"/subscriptions/{PRODUCTION}/resourceGroups/rg-monitoring/providers"
+WORKSPACE = f"{_MONITORING}/Microsoft.OperationalInsights/workspaces/law-contoso-security"
+STORAGE = f"{_MONITORING}/Microsoft.Storage/storageAccounts/stcontosoauditlogs"
+EVENT_HUB_RULE = (
+    f"{_MONITORING}/Microsoft.EventHub/namespaces/evhns-contoso-siem/authorizationrules/RootManageSharedAccessKey"
+)
+AUDIT = ("kube-audit", "kube-audit-admin")
+_NO_RETENTION = {"enabled": False, "days": 0}
+
+
+def log_entries(*categories: str, enabled: bool = True) -> list[dict[str, Any]]:
+    """Log entries by category, as the REST API returns them (explicit null categoryGroup)."""
+    return [
+        {"category": c, "categoryGroup": None, "enabled": enabled, "retentionPolicy": dict(_NO_RETENTION)}
+        for c in categories
+    ]
+
+
+def group_entry(group: str) -> list[dict[str, Any]]:
+    return [{"category": None, "categoryGroup": group, "enabled": True, "retentionPolicy": dict(_NO_RETENTION)}]
+
+
+def setting(
+    logs: list[dict[str, Any]],
+    workspace: str = "",
+    storage: str | None = None,
+    event_hub: bool = False,
+    metrics: bool = True,
+) -> dict[str, Any]:
+    """Properties of a realistic AKS diagnostic setting (workspaceId is "" when unset, as the API answers)."""
+    properties: dict[str, Any] = {"workspaceId": workspace}
+    if storage:
+        properties["storageAccountId"] = storage
+    if event_hub:
+        properties["eventHubAuthorizationRuleId"] = EVENT_HUB_RULE
+        properties["eventHubName"] = "aks-diagnostics"
+    properties["logs"] = logs
+    properties["metrics"] = [{"category": "AllMetrics", "enabled": metrics, "retentionPolicy": dict(_NO_RETENTION)}]
+    properties["logAnalyticsDestinationType"] = "Dedicated" if workspace else None
+    return properties
+
+
+def _tags(environment: str, owner: str, cost_center: str, **extra: str) -> dict[str, str]:
+    return {"environment": environment, "owner": owner, "costCenter": cost_center, **extra}
+
+
+def demo_tenant() -> Tenant:
+    """Contoso: three live subscriptions and a disabled one, covering every pass, fail and exempt shape."""
+    tenant = Tenant(DEMO_TENANT_ID)
+    prod = tenant.add_subscription("Contoso Production", PRODUCTION)
+    staging = tenant.add_subscription("Contoso Staging", STAGING)
+    sandbox = tenant.add_subscription("Contoso Sandbox", SANDBOX)
+    legacy = tenant.add_subscription("Contoso Legacy", LEGACY, state="Disabled")
+
+    payments = prod.add_cluster(
+        "aks-payments-prod-weu",
+        "rg-payments-prod",
+        "westeurope",
+        _tags("production", "payments-team@contoso.com", "CC-1042"),
+    )
+    payments.set_setting("send-to-security-law", setting(log_entries(*AUDIT), WORKSPACE))
+    checkout = prod.add_cluster(
+        "aks-checkout-prod-neu",
+        "rg-checkout-prod",
+        "northeurope",
+        _tags("production", "checkout-team@contoso.com", "CC-1043"),
+    )
+    checkout.set_setting("audit-category-group", setting(group_entry("audit"), WORKSPACE))
+    identity = prod.add_cluster(
+        "aks-identity-prod-weu",
+        "rg-identity-prod",
+        "westeurope",
+        _tags("production", "identity-team@contoso.com", "CC-1050"),
+    )
+    identity.set_setting("all-logs-archive", setting(group_entry("allLogs"), storage=STORAGE))
+    search = prod.add_cluster(
+        "aks-search-prod-weu", "rg-search-prod", "westeurope", _tags("production", "search-team@contoso.com", "CC-1061")
+    )
+    search.set_setting("audit-to-law", setting(log_entries("kube-audit"), WORKSPACE))
+    search.set_setting("audit-admin-archive", setting(log_entries("kube-audit-admin"), storage=STORAGE, metrics=False))
+    orders = prod.add_cluster(
+        "aks-orders-prod-weu", "rg-orders-prod", "westeurope", _tags("production", "orders-team@contoso.com", "CC-1044")
+    )
+    orders.set_setting("control-plane", setting(log_entries("kube-apiserver", "kube-audit"), WORKSPACE))
+    reporting = prod.add_cluster(
+        "aks-reporting-prod-neu",
+        "rg-reporting-prod",
+        "northeurope",
+        _tags("production", "bi-team@contoso.com", "CC-1070"),
+    )
+    reporting.set_setting("send-to-security-law", setting(log_entries(*AUDIT), WORKSPACE))
+    reporting.forbidden = True
+
+    staging.add_cluster(
+        "aks-payments-stg-weu",
+        "rg-payments-stg",
+        "westeurope",
+        _tags("staging", "payments-team@contoso.com", "CC-1042"),
+    )
+    checkout_stg = staging.add_cluster(
+        "aks-checkout-stg-weu",
+        "rg-checkout-stg",
+        "westeurope",
+        _tags("staging", "checkout-team@contoso.com", "CC-1043"),
+    )
+    checkout_stg.set_setting("audit-paused", setting(log_entries(*AUDIT, enabled=False), WORKSPACE))
+    siem = staging.add_cluster(
+        "aks-siem-stg-eus", "rg-platform-stg", "eastus", _tags("staging", "secops@contoso.com", "CC-2001")
+    )
+    siem.set_setting("stream-to-siem", setting(log_entries(*AUDIT), event_hub=True))
+    ml = staging.add_cluster(
+        "aks-ml-stg-eus", "rg-ml-stg", "eastus", _tags("staging", "data-science@contoso.com", "CC-3100")
+    )
+    ml.set_setting("orphaned-destination", setting(log_entries(*AUDIT)))
+
+    sandbox.add_cluster(
+        "aks-sandbox-dev-weu",
+        "rg-sandbox",
+        "westeurope",
+        _tags("sandbox", "platform-team@contoso.com", "CC-9000", **{"aks-audit-exempt": "true"}),
+    )
+    sandbox.add_cluster(
+        "aks-poc-gpu-weu",
+        "rg-sandbox-poc",
+        "westeurope",
+        _tags("sandbox", "research@contoso.com", "CC-9001", **{"aks-audit-exempt": "2099-12-31"}),
+    )
+    sandbox.add_cluster(
+        "aks-hackathon-2023",
+        "rg-hackathon",
+        "westeurope",
+        _tags("sandbox", "devrel@contoso.com", "CC-9002", **{"aks-audit-exempt": "2024-01-31"}),
+    )
+
+    legacy.add_cluster("aks-legacy-batch", "rg-legacy", "westeurope", _tags("production", "ops@contoso.com", "CC-0001"))
+    return tenant
+
+
+def scale_tenant(
+    subscriptions: int = 8, clusters_per_subscription: int = 100, seed: int = 0, fail_ratio: float = 0.3
+) -> Tenant:
+    """A large tenant for benchmarks; the same arguments always give the same tenant."""
+    rng = random.Random(seed)
+
+    def guid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    tenant = Tenant(guid())
+    locations = ("westeurope", "northeurope", "eastus", "eastus2", "uksouth", "swedencentral")
+    teams = ("payments", "checkout", "identity", "search", "orders", "data", "platform", "web")
+    for s in range(subscriptions):
+        subscription = tenant.add_subscription(f"Scale {s:03d}", guid())
+        for i in range(clusters_per_subscription):
+            team = teams[i % len(teams)]
+            cluster = subscription.add_cluster(
+                f"aks-{team}-{s:03d}-{i:04d}",
+                f"rg-{team}-{s:03d}",
+                rng.choice(locations),
+                _tags("production", f"{team}@contoso.com", f"CC-{1000 + i % 50}"),
+            )
+            shapes = _FAILING if rng.random() < fail_ratio else _PASSING
+            shapes[rng.randrange(len(shapes))](cluster)
+    return tenant
+
+
+def _pass_by_category(cluster: SimCluster) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT), WORKSPACE))
+
+
+def _pass_by_group(cluster: SimCluster) -> None:
+    cluster.set_setting("audit-group", setting(group_entry("audit"), WORKSPACE))
+
+
+def _pass_all_logs_storage(cluster: SimCluster) -> None:
+    cluster.set_setting("archive", setting(group_entry("allLogs"), storage=STORAGE))
+
+
+def _pass_split(cluster: SimCluster) -> None:
+    cluster.set_setting("audit-to-law", setting(log_entries("kube-audit"), WORKSPACE))
+    cluster.set_setting("audit-admin-archive", setting(log_entries("kube-audit-admin"), storage=STORAGE))
+
+
+def _fail_no_settings(cluster: SimCluster) -> None:
+    """Nothing to add: no diagnostic setting at all."""
+
+
+def _fail_missing_admin(cluster: SimCluster) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries("kube-audit"), WORKSPACE))
+
+
+def _fail_disabled(cluster: SimCluster) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT, enabled=False), WORKSPACE))
+
+
+def _fail_event_hub_only(cluster: SimCluster) -> None:
+    cluster.set_setting("siem", setting(log_entries(*AUDIT), event_hub=True))
+
+
+_PASSING = (_pass_by_category, _pass_by_group, _pass_all_logs_storage, _pass_split)
+_FAILING = (_fail_no_settings, _fail_missing_admin, _fail_disabled, _fail_event_hub_only)
