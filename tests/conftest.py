@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,13 +22,14 @@ STORAGE = (
     "/providers/Microsoft.Storage/storageAccounts/stauditarchive"
 )
 # Variables of a developer's shell that would steer the credential or TLS trust elsewhere.
-_FOREIGN = (
+FOREIGN_ENVIRONMENT = (
     "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_CERTIFICATE_PATH",
     "AZURE_FEDERATED_TOKEN_FILE",
     "AZURE_USERNAME",
+    "AZURE_TOKEN_CREDENTIALS",
     "MSI_ENDPOINT",
     "IDENTITY_SERVER_THUMBPRINT",
     "REQUESTS_CA_BUNDLE",
@@ -47,6 +49,17 @@ def audit_setting(*categories: str, workspace: str = WORKSPACE, **extra: Any) ->
     }
 
 
+def point_at(sim: ArmSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this process at the simulator through the environment only, as App Service would."""
+    for name in FOREIGN_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("AUDITOR_"):
+            monkeypatch.delenv(name)
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def simulate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ArmSimulator]]:
     """Start a simulator for a tenant and point the environment at it (as App Service would)."""
@@ -55,13 +68,7 @@ def simulate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ArmSimul
     def start(tenant: Tenant, **options: Any) -> ArmSimulator:
         sim = ArmSimulator(tenant, **options).start()
         started.append(sim)
-        for name in _FOREIGN:
-            monkeypatch.delenv(name, raising=False)
-        for name in list(__import__("os").environ):
-            if name.startswith("AUDITOR_"):
-                monkeypatch.delenv(name)
-        for name, value in sim.env().items():
-            monkeypatch.setenv(name, value)
+        point_at(sim, monkeypatch)
         return sim
 
     yield start

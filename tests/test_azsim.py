@@ -22,6 +22,7 @@ from azure.mgmt.containerservice.aio import ContainerServiceClient
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
+from conftest import point_at
 
 from azsim import ArmSimulator, Fault, SimCluster, Tenant, Throttle
 from azsim.samples import WORKSPACE, demo_tenant, scale_tenant, setting
@@ -32,28 +33,6 @@ WS1 = (
     "/providers/Microsoft.OperationalInsights/workspaces/la1"
 )
 WS2 = WS1[:-1] + "2"
-
-
-# A developer's variables that would steer DefaultAzureCredential away from the simulated identity endpoint.
-FOREIGN_CREDENTIALS = (
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_TOKEN_CREDENTIALS",
-    "MSI_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-)
-
-
-def use(sim: ArmSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point this process at the simulator through the environment only, as App Service would."""
-    for name in FOREIGN_CREDENTIALS:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in sim.env().items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
@@ -68,7 +47,7 @@ def tenant() -> Tenant:
 @pytest.fixture
 def sim(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmSimulator]:
     with ArmSimulator(tenant) as simulator:
-        use(simulator, monkeypatch)
+        point_at(simulator, monkeypatch)
         yield simulator
 
 
@@ -201,7 +180,7 @@ def test_arm_refuses_missing_unknown_and_wrong_audience_tokens(sim: ArmSimulator
 
 def test_expired_token_is_refused(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     with ArmSimulator(tenant, token_lifetime=0) as sim:
-        use(sim, monkeypatch)
+        point_at(sim, monkeypatch)
         status, _, body = asyncio.run(raw(sim, "GET", "/subscriptions"))
     assert (status, body["error"]["code"]) == (401, "ExpiredAuthenticationToken")
 
@@ -213,7 +192,7 @@ def test_subscriptions_list_pages_and_shape(tenant: Tenant, monkeypatch: pytest.
     tenant.add_subscription("Staging", state="Warned")
     tenant.add_subscription("Old", state="Disabled")
     with ArmSimulator(tenant, page_size=2) as sim:
-        use(sim, monkeypatch)
+        point_at(sim, monkeypatch)
 
         async def scenario() -> list[Any]:
             async with arm_clients(sim, tenant.subscriptions[0].subscription_id) as clients:
@@ -236,7 +215,7 @@ def test_cluster_list_follows_next_links(monkeypatch: pytest.MonkeyPatch) -> Non
     for i in range(7):
         subscription.add_cluster(f"aks-{i}", resource_group="rg-a" if i % 2 else "rg-b", tags={"n": str(i)})
     with ArmSimulator(tenant, page_size=3) as sim:
-        use(sim, monkeypatch)
+        point_at(sim, monkeypatch)
 
         async def scenario() -> tuple[list[Any], list[Any]]:
             async with arm_clients(sim, subscription.subscription_id) as clients:
