@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from auditor.model import Finding
-from auditor.pipeline import run_scan
+from auditor.pipeline import ScanFailed, run_scan
 from auditor.progress import Progress
 from auditor.report.table import render_table
 from auditor.scanner import Scope
@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except (UsageError, ConfigError) as exc:
         print(f"auditor: {exc}", file=err)
         return EXIT_USAGE
+    except ScanFailed as exc:
+        print(f"auditor: {exc}", file=err)
+        return EXIT_FINDINGS
     except KeyboardInterrupt:
         print("auditor: interrupted", file=err)
         return 130

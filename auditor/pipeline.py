@@ -13,9 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from azure.core.exceptions import ClientAuthenticationError
-
 from auditor.azure.connection import ArmConnection
+from auditor.azure.errors import describe, first_line
 from auditor.model import Finding, Status
 from auditor.report.document import ScanResult
 from auditor.scanner import Scanner, Scope
@@ -26,6 +25,10 @@ FindingHook = Callable[[Finding, Scope], Awaitable[None] | None]
 
 class AuthenticationFailed(ConfigError):
     """No usable Azure credential: a set-up problem, reported once, not once per cluster."""
+
+
+class ScanFailed(Exception):
+    """The scan could not even start (the subscription list is unreadable): one line, exit 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +43,17 @@ async def run_scan(settings: Settings, on_finding: FindingHook | None = None) ->
     async with ArmConnection(settings) as connection:
         try:
             await connection.check_credential()
-        except ClientAuthenticationError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        except Exception as exc:
             raise AuthenticationFailed(
-                f"could not authenticate to Azure ({first}); run 'az login', or set AZURE_CLIENT_ID "
+                f"could not authenticate to Azure ({first_line(exc)}); run 'az login', or set AZURE_CLIENT_ID "
                 "for a user-assigned managed identity"
             ) from None
         scanner = Scanner(settings, connection, started.date())
-        async for finding in scanner.findings(settings.subscriptions):
+        try:
+            await scanner.resolve_scope(settings.subscriptions)
+        except Exception as exc:
+            raise ScanFailed(f"could not list subscriptions: {describe(exc, settings.http_timeout_seconds)}") from None
+        async for finding in scanner.findings():
             findings.append(finding)
             if on_finding is not None:
                 outcome = on_finding(finding, scanner.scope)

@@ -69,9 +69,9 @@ class Scanner:
             self.scope.skipped = [sub for sub in visible if not sub.active]
         return self.scope.scanned
 
-    async def findings(self, subscription_ids: Sequence[str] = ()) -> AsyncIterator[Finding]:
-        """Stream a finding for every cluster (and every unlistable subscription) in scope."""
-        subscriptions = await self.resolve_scope(subscription_ids)
+    async def findings(self) -> AsyncIterator[Finding]:
+        """Stream a finding for every cluster (and every unlistable subscription) of the resolved scope."""
+        subscriptions = self.scope.scanned
         workers = self._settings.max_concurrency
         clusters: asyncio.Queue[Cluster | None] = asyncio.Queue(maxsize=workers * 2)
         results: asyncio.Queue[Finding | None] = asyncio.Queue(maxsize=workers * 2)

@@ -292,3 +292,50 @@ def test_json_output_is_one_document(simulate):
     simulate(demo_tenant())
     _, out, _ = run_cli("scan", "-o", "json")
     assert json.loads(out)["summary"]["clusters"] == 13
+
+
+def test_retry_after_is_honoured_before_the_retry(simulate):
+    tenant, (cluster,) = one_subscription(1)
+    cluster.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    sim = simulate(tenant)
+    sim.add_fault(Fault(match=f"{cluster.name}/providers/microsoft.insights/diagnosticSettings$", status=429, times=1))
+    code, _ = scan_json()
+    assert code == 0
+    reads = [
+        r
+        for r in sim.requests
+        if r.path.lower().endswith(f"{cluster.name}/providers/microsoft.insights/diagnosticsettings")
+    ]
+    assert [r.status for r in reads] == [429, 200]
+    assert reads[1].started - reads[0].ended >= 1.0  # the fault's Retry-After: 1
+
+
+@pytest.mark.parametrize("trusted_by", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_ca_trust_follows_the_standard_variables(simulate, monkeypatch, trusted_by):
+    tenant, (cluster,) = one_subscription(1)
+    sim = simulate(tenant)
+    other = "REQUESTS_CA_BUNDLE" if trusted_by == "SSL_CERT_FILE" else "SSL_CERT_FILE"
+    monkeypatch.delenv(other)
+    monkeypatch.setenv(trusted_by, sim.ca_file)
+    code, document = scan_json()
+    assert (code, statuses(document)) == (1, {cluster.name: "fail"})
+
+
+def test_untrusted_endpoint_stops_with_one_line_not_a_silent_pass(simulate, monkeypatch):
+    tenant, _ = one_subscription(1)
+    simulate(tenant)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    code, out, err = run_cli("scan")
+    assert (code, out) == (1, "")
+    assert err.startswith("auditor: could not list subscriptions: could not reach ARM (ServiceRequestError)")
+    assert err.count("\n") == 1
+
+
+def test_unreachable_identity_endpoint_is_one_clear_configuration_error(simulate, monkeypatch):
+    tenant, _ = one_subscription(1)
+    simulate(tenant)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token")  # discard port: nothing listens
+    code, out, err = run_cli("scan")
+    assert (code, out) == (2, "")
+    assert err.startswith("auditor: could not authenticate to Azure (")
+    assert err.count("\n") == 1

@@ -22,7 +22,7 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
         return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
-        return f"could not get a token: {_first_line(exc)}"
+        return f"could not get a token: {first_line(exc)}"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code
         code = _error_code(exc)
@@ -37,10 +37,10 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
             return f"still throttled by ARM (429) after {RETRIES} retries"
         if status >= 500:
             return f"ARM answered {status} {code or exc.reason or ''}".rstrip() + f" after {RETRIES} retries"
-        return f"ARM answered {status} {code or exc.reason or ''}: {_first_line(exc)}"
+        return f"ARM answered {status} {code or exc.reason or ''}: {first_line(exc)}"
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return f"could not reach ARM ({type(exc).__name__}): {_first_line(exc)}"
-    return f"{type(exc).__name__}: {_first_line(exc)}"
+        return f"could not reach ARM ({type(exc).__name__}): {first_line(exc)}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def _error_code(exc: HttpResponseError) -> str:
@@ -48,7 +48,7 @@ def _error_code(exc: HttpResponseError) -> str:
     return str(getattr(error, "code", "") or "")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
     line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 1] + "…"
