@@ -1,16 +1,17 @@
-"""What every entry point does with a scan: authenticate, stream findings, collect the result.
+"""What every entry point does with findings: produce them the same way, report them the same way.
 
-The CLI and the function app both call `run_scan`; later stages (recording state,
-notifying, remediating) hang off the `on_finding` hook so each finding flows through them
-once, as it is produced.
+The CLI, the timer, the per-subscription queue scan, the Event Grid reaction and the
+deferred check all get their findings from `Scanner`/`Judge` and hand each one to
+`report` once. Later stages (recorded state, notifications, remediation) hang off `report`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from auditor.azure.connection import ArmConnection
@@ -19,6 +20,8 @@ from auditor.model import Finding, Status
 from auditor.report.document import ScanResult
 from auditor.scanner import Scanner, Scope
 from auditor.settings import ConfigError, Settings
+from auditor.storage import Storage, StorageTarget
+from auditor.work import SCAN_QUEUE, ScanRequest
 
 FindingHook = Callable[[Finding, Scope], Awaitable[None] | None]
 
@@ -37,9 +40,15 @@ class ScanOutcome:
     subscription_names: dict[str, str]
 
 
-async def run_scan(settings: Settings, on_finding: FindingHook | None = None) -> ScanOutcome:
-    started = datetime.now(UTC)
-    findings: list[Finding] = []
+def report(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> None:
+    """Leave the trace every finding gets, whoever produced it."""
+    level = logging.INFO if finding.status in {Status.PASS, Status.EXEMPT} else logging.WARNING
+    logger.log(level, "C-0254 %s %s (%s): %s", finding.status, finding.resource_id, trigger, "; ".join(finding.reasons))
+
+
+@contextlib.asynccontextmanager
+async def open_scan(settings: Settings) -> AsyncIterator[Scanner]:
+    """A connected scanner whose scope is resolved; set-up failures become one clear error."""
     async with ArmConnection(settings) as connection:
         try:
             await connection.check_credential()
@@ -48,11 +57,18 @@ async def run_scan(settings: Settings, on_finding: FindingHook | None = None) ->
                 f"could not authenticate to Azure ({first_line(exc)}); run 'az login', or set AZURE_CLIENT_ID "
                 "for a user-assigned managed identity"
             ) from None
-        scanner = Scanner(settings, connection, started.date())
+        scanner = Scanner(settings, connection, datetime.now(UTC).date())
         try:
             await scanner.resolve_scope(settings.subscriptions)
         except Exception as exc:
             raise ScanFailed(f"could not list subscriptions: {describe(exc, settings.http_timeout_seconds)}") from None
+        yield scanner
+
+
+async def run_scan(settings: Settings, on_finding: FindingHook | None = None) -> ScanOutcome:
+    started = datetime.now(UTC)
+    findings: list[Finding] = []
+    async with open_scan(settings) as scanner:
         async for finding in scanner.findings():
             findings.append(finding)
             if on_finding is not None:
@@ -64,12 +80,35 @@ async def run_scan(settings: Settings, on_finding: FindingHook | None = None) ->
     return ScanOutcome(result, {sub.subscription_id: sub.display_name for sub in scope.scanned})
 
 
-async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> ScanResult:
-    """The timer's job: scan everything in scope and leave a trace of every finding that needs action."""
-    outcome = await run_scan(Settings.from_env(environ))
-    result = outcome.result
-    for finding in result.findings:
-        if finding.status in {Status.FAIL, Status.ERROR}:
-            logger.warning("C-0254 %s %s: %s", finding.status, finding.resource_id, "; ".join(finding.reasons))
+async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> ScanResult | None:
+    """The timer's job. A large tenant fans out one queue message per subscription, so the
+    Functions scale controller spreads the scan over instances; a small one is scanned inline.
+    Returns the inline result, or None when the work was fanned out."""
+    settings = Settings.from_env(environ)
+    target = StorageTarget.from_env(environ)
+    started = datetime.now(UTC)
+    async with open_scan(settings) as scanner:
+        subscriptions = scanner.scope.scanned
+        if target is not None and len(subscriptions) >= settings.fanout_min_subscriptions:
+            async with Storage(target) as storage:
+                for subscription in subscriptions:
+                    await storage.send(SCAN_QUEUE, ScanRequest(subscription.subscription_id).to_json())
+            logger.info("C-0254 scan fanned out to %d subscription messages", len(subscriptions))
+            return None
+        findings = []
+        async for finding in scanner.findings():
+            report(finding, logger)
+            findings.append(finding)
+    result = ScanResult(started, findings, len(scanner.scope.scanned), len(scanner.scope.skipped))
     logger.info("C-0254 scan summary: %s", json.dumps(result.summary()))
     return result
+
+
+async def scan_subscription(environ: Mapping[str, str], request: ScanRequest, logger: logging.Logger) -> ScanResult:
+    """One subscription of a fanned-out scan (a queue message)."""
+    settings = replace(Settings.from_env(environ), subscriptions=(request.subscription_id,))
+    outcome = await run_scan(settings, on_finding=lambda finding, _scope: report(finding, logger))
+    logger.info(
+        "C-0254 scan of subscription %s summary: %s", request.subscription_id, json.dumps(outcome.result.summary())
+    )
+    return outcome.result

@@ -18,7 +18,7 @@ from datetime import date
 from auditor import rule
 from auditor.azure.connection import ArmConnection, call_budget
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
-from auditor.azure.errors import describe
+from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import SubscriptionInfo, iter_clusters, list_subscriptions
 from auditor.model import Cluster, Finding
 from auditor.settings import Settings
@@ -35,29 +35,47 @@ class Scope:
     listed: int = 0  # subscriptions whose cluster listing has finished (for progress)
 
 
-class Scanner:
+class Judge:
+    """Reads one cluster's settings (and the category map if needed) and applies the rule."""
+
     def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
         self._settings = settings
         self._connection = connection
         self._policy = settings.policy()
         self._today = today
         self._groups = CategoryGroupCache()
-        self.scope = Scope()
 
-    async def evaluate(self, cluster: Cluster) -> Finding:
-        """Read one cluster's settings (and the category map if needed) and judge it."""
+    async def judge(self, cluster: Cluster, raise_transient: bool = False) -> Finding:
+        """A finding, `error` when the settings cannot be read.
+
+        With `raise_transient`, a failure worth retrying (throttling, 5xx, timeout) raises
+        instead, so Event Grid or the queue retries the whole check later.
+        """
         budget = call_budget(self._settings)
         try:
             settings = await asyncio.wait_for(read_settings(self._connection, cluster.resource_id), budget)
         except Exception as exc:
-            return rule.unreadable(
-                cluster, describe(exc, self._settings.http_timeout_seconds), self._policy, self._today
-            )
+            if raise_transient and is_transient(exc):
+                raise
+            reason = describe(exc, self._settings.http_timeout_seconds)
+            return rule.unreadable(cluster, reason, self._policy, self._today)
         groups = None
         if rule.needs_category_groups(settings):
-            with contextlib.suppress(Exception):  # the rule turns a decisive unknown group into `error`
+            try:
                 groups = await asyncio.wait_for(self._groups.get(self._connection, cluster.resource_id), budget)
+            except Exception as exc:  # the rule turns a decisive unknown group into `error`
+                if raise_transient and is_transient(exc):
+                    raise
         return rule.evaluate(cluster, settings, groups, self._policy, self._today)
+
+
+class Scanner:
+    def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
+        self._settings = settings
+        self._connection = connection
+        self._policy = settings.policy()
+        self._judge = Judge(settings, connection, today)
+        self.scope = Scope()
 
     async def resolve_scope(self, subscription_ids: Sequence[str]) -> list[SubscriptionInfo]:
         """Explicit IDs are taken as given; otherwise every visible subscription in a running state."""
@@ -99,7 +117,7 @@ class Scanner:
 
         async def work() -> None:
             while (cluster := await clusters.get()) is not None:
-                await results.put(await self.evaluate(cluster))
+                await results.put(await self._judge.judge(cluster))
 
         failure: list[BaseException] = []
 

@@ -46,6 +46,8 @@ class Settings:
     subscriptions: tuple[str, ...] = ()
     max_concurrency: int = 32
     http_timeout_seconds: float = 20.0
+    create_grace_seconds: int = 900
+    fanout_min_subscriptions: int = 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -79,6 +81,15 @@ class Settings:
             max_concurrency=int(_number("AUDITOR_MAX_CONCURRENCY", get("AUDITOR_MAX_CONCURRENCY"), 32, 1, 512, True)),
             http_timeout_seconds=_number(
                 "AUDITOR_HTTP_TIMEOUT_SECONDS", get("AUDITOR_HTTP_TIMEOUT_SECONDS"), 20.0, 0.05, 600.0, False
+            ),
+            # A Storage queue message can stay invisible for at most 7 days.
+            create_grace_seconds=int(
+                _number("AUDITOR_CREATE_GRACE_SECONDS", get("AUDITOR_CREATE_GRACE_SECONDS"), 900, 0, 604800, True)
+            ),
+            fanout_min_subscriptions=int(
+                _number(
+                    "AUDITOR_FANOUT_MIN_SUBSCRIPTIONS", get("AUDITOR_FANOUT_MIN_SUBSCRIPTIONS"), 20, 1, 1_000_000, True
+                )
             ),
         )
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +19,10 @@ import pytest
 from auditor.cli import main
 from azsim import ArmSimulator, Tenant
 
+ROOT = Path(__file__).resolve().parents[1]
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+# Azurite's well-known development account (public, documented; not a secret).
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 WORKSPACE = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
     "/providers/Microsoft.OperationalInsights/workspaces/la-security"
@@ -90,3 +100,94 @@ def scan_json(*args: str) -> tuple[int, dict[str, Any]]:
 
 def statuses(document: dict[str, Any]) -> dict[str, str]:
     return {finding["name"]: finding["status"] for finding in document["findings"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """A real Azurite (queues, tables) for the session; yields its connection string."""
+    if not AZURITE.exists():
+        pytest.fail("Azurite is not installed: run ./scripts/test (it runs npm ci)")
+    ports = {service: _free_port() for service in ("blob", "queue", "table")}
+    workdir = tempfile.mkdtemp(prefix="azurite-")
+    args = [str(AZURITE), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+    for service, port in ports.items():
+        args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
+    process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            for port in ports.values():
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"Azurite exited: {process.stderr.read().decode() if process.stderr else ''}")
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("Azurite did not start within 60 s")
+    base = "http://127.0.0.1:{}/devstoreaccount1"
+    yield (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};"
+        f"BlobEndpoint={base.format(ports['blob'])};QueueEndpoint={base.format(ports['queue'])};"
+        f"TableEndpoint={base.format(ports['table'])};"
+    )
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def storage(azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """AzureWebJobsStorage pointed at Azurite, with the auditor's queues and table emptied for this test."""
+    from azure.data.tables import TableServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    queues = QueueServiceClient.from_connection_string(azurite)
+    for queue in queues.list_queues():
+        queues.delete_queue(queue.name)
+    tables = TableServiceClient.from_connection_string(azurite)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    return azurite
+
+
+_SAMPLES = {
+    ("eventgrid", "Microsoft.Resources.ResourceWriteSuccess"): "event-grid-schema.resource_write_success.json",
+    ("eventgrid", "Microsoft.Resources.ResourceDeleteSuccess"): "event-grid-schema.resource_delete_success.json",
+    ("cloudevents", "Microsoft.Resources.ResourceWriteSuccess"): "cloud-events-schema.resource_write_success.json",
+}
+
+
+def arm_event(
+    event_type: str,
+    operation: str,
+    resource_uri: str,
+    schema: str = "eventgrid",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A public Event Grid sample (tests/fixtures/eventgrid) adapted to another resource and operation."""
+    name = _SAMPLES.get((schema, event_type)) or _SAMPLES[(schema, "Microsoft.Resources.ResourceWriteSuccess")]
+    event = json.loads((ROOT / "tests" / "fixtures" / "eventgrid" / name).read_text())
+    subscription = resource_uri.split("/")[2] if resource_uri.startswith("/subscriptions/") else "unknown"
+    event["id"] = event_id or str(uuid.uuid4())
+    event["subject"] = resource_uri
+    event["type" if schema == "cloudevents" else "eventType"] = event_type
+    if schema == "cloudevents":
+        event["source"] = f"/subscriptions/{subscription}"
+    else:
+        event["topic"] = f"/subscriptions/{subscription}"
+    data = event["data"]
+    data.update(resourceUri=resource_uri, operationName=operation, subscriptionId=subscription)
+    data["authorization"].update(scope=resource_uri, action=operation)
+    data["resourceProvider"] = operation.split("/", maxsplit=1)[0]
+    return event

@@ -43,6 +43,15 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying later (Event Grid or the queue will): throttling, 5xx, timeouts, broken connections."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        return exc.status_code in {408, 429} or exc.status_code >= 500
+    return False
+
+
 def _error_code(exc: HttpResponseError) -> str:
     error = getattr(exc, "error", None)
     return str(getattr(error, "code", "") or "")

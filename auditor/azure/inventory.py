@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from azure.core.rest import HttpRequest
+
 from auditor.azure.connection import CLUSTERS_API_VERSION, ArmConnection
 from auditor.azure.pages import iter_values, text
 from auditor.model import Cluster
@@ -43,6 +45,20 @@ async def iter_clusters(connection: ArmConnection, subscription_id: str) -> Asyn
     client = connection.clusters()
     async for item in iter_values(client, path, CLUSTERS_API_VERSION, connection.arm_endpoint):
         yield cluster_from_arm(item)
+
+
+async def get_cluster(connection: ArmConnection, cluster_id: str) -> Cluster | None:
+    """One cluster by ID (from an event or a queue message); None when ARM says it no longer exists."""
+    ref = parse_cluster_id(cluster_id)  # never put an unchecked ID into a URL
+    path = (
+        f"/subscriptions/{ref.subscription_id}/resourceGroups/{ref.resource_group}"
+        f"/providers/Microsoft.ContainerService/managedClusters/{ref.name}?api-version={CLUSTERS_API_VERSION}"
+    )
+    response = await connection.clusters().send_request(HttpRequest("GET", path))
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return cluster_from_arm(response.json())
 
 
 def cluster_from_arm(item: dict[str, Any]) -> Cluster:

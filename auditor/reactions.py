@@ -1,0 +1,179 @@
+"""Reacting to Event Grid events and queue messages (CONTRACT §5).
+
+An event is parsed and decided purely (events.py); only a relevant one touches storage or
+ARM. It is claimed in the event ledger, acted on (a delayed queue message for a new or
+updated cluster, an immediate check for a diagnostic-setting change), then marked done,
+so a redelivery does nothing. A transient Azure failure releases the claim and raises, so
+Event Grid (or the queue) retries; a malformed event is logged with its id and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+
+from auditor import rule
+from auditor.azure.connection import ArmConnection
+from auditor.azure.errors import describe, is_transient
+from auditor.azure.inventory import get_cluster
+from auditor.events import Action, CheckCluster, Ignore, MalformedEvent, decide, parse_event
+from auditor.model import Cluster, Finding
+from auditor.pipeline import report
+from auditor.resource_id import parse_cluster_id
+from auditor.scanner import Judge
+from auditor.settings import Settings
+from auditor.state import EVENTS_TABLE, Claim, EventLedger
+from auditor.storage import Storage, StorageTarget
+from auditor.work import CHECK_QUEUE, CheckRequest
+
+
+class Result(StrEnum):
+    IGNORED = "ignored"  # not a relevant event: no ARM call, no storage call
+    MALFORMED = "malformed"  # logged with its id and dropped
+    DUPLICATE = "duplicate"  # handled before: a redelivery
+    BUSY = "busy"  # another instance holds the claim; raised so Event Grid retries
+    DEFERRED = "deferred"  # a check is queued for after the grace period
+    CHECKED = "checked"  # evaluated now: see the finding
+    GONE = "gone"  # the cluster no longer exists: nothing to judge
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: Result
+    detail: str
+    event_id: str = ""
+    finding: Finding | None = None
+
+
+class RetryLater(Exception):
+    """Raised so the trigger's own retry (Event Grid, the queue) tries again later."""
+
+
+class Reactor:
+    """Event and queue reactions for one invocation; ARM and storage are opened only when needed."""
+
+    def __init__(self, settings: Settings, target: StorageTarget | None, logger: logging.Logger) -> None:
+        self._settings = settings
+        self._target = target
+        self._logger = logger
+        self._resources = contextlib.AsyncExitStack()
+        self._storage: Storage | None = None
+        self._arm: tuple[ArmConnection, Judge] | None = None
+
+    async def __aenter__(self) -> Reactor:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._resources.aclose()
+
+    async def _storage_open(self) -> Storage | None:
+        if self._target is not None and self._storage is None:
+            self._storage = await self._resources.enter_async_context(Storage(self._target))
+        return self._storage
+
+    async def _judge_open(self) -> tuple[ArmConnection, Judge]:
+        if self._arm is None:
+            connection = await self._resources.enter_async_context(ArmConnection(self._settings))
+            self._arm = connection, Judge(self._settings, connection, _today())
+        return self._arm
+
+    async def handle_event(self, payload: Mapping[str, Any]) -> Outcome:
+        try:
+            event = parse_event(payload)
+        except MalformedEvent as exc:
+            self._logger.error("C-0254 dropped malformed event %s: %s", exc.event_id or "(no id)", exc)
+            return Outcome(Result.MALFORMED, str(exc), exc.event_id or "")
+        action: Action = decide(event, self._settings.create_grace_seconds)
+        if isinstance(action, Ignore):
+            self._logger.info("C-0254 ignored event %s: %s", event.id, action.reason)
+            return Outcome(Result.IGNORED, action.reason, event.id)
+        storage = await self._storage_open()
+        ledger = None
+        if storage is not None:
+            table = storage.table(EVENTS_TABLE)
+            await storage.ensure_table(table)
+            ledger = EventLedger(table)
+            claim = await ledger.claim(event)
+            if claim is Claim.DONE:
+                self._logger.info("C-0254 event %s was handled before (redelivery): nothing to do", event.id)
+                return Outcome(Result.DUPLICATE, "redelivery of a handled event", event.id)
+            if claim is Claim.BUSY:
+                raise RetryLater(f"event {event.id} is being handled by another instance")
+        try:
+            outcome = await self._act(action, event.id, storage)
+        except BaseException:
+            if ledger is not None:
+                await ledger.release(event)
+            raise
+        if ledger is not None:
+            await ledger.complete(event)
+        return outcome
+
+    async def _act(self, action: CheckCluster, event_id: str, storage: Storage | None) -> Outcome:
+        request = CheckRequest(action.cluster_id, action.trigger, event_id)
+        if action.delay_seconds > 0 and storage is not None:
+            await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
+            detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
+            self._logger.info("C-0254 event %s: %s", event_id, detail)
+            return Outcome(Result.DEFERRED, detail, event_id)
+        if action.delay_seconds > 0:
+            self._logger.warning(
+                "C-0254 no AzureWebJobsStorage to defer the check of %s by %d s: checking now",
+                action.cluster_id,
+                action.delay_seconds,
+            )
+        outcome = await self.check(request)
+        return Outcome(outcome.result, outcome.detail, event_id, outcome.finding)
+
+    async def check(self, request: CheckRequest) -> Outcome:
+        """Evaluate one cluster now; raise on a transient failure so the trigger retries."""
+        arm, judge = await self._judge_open()
+        try:
+            cluster = await get_cluster(arm, request.cluster_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            cluster = _bare_cluster(request.cluster_id)
+            finding = rule.unreadable(
+                cluster, describe(exc, self._settings.http_timeout_seconds), self._settings.policy(), _today()
+            )
+            report(finding, self._logger, request.trigger)
+            return Outcome(Result.CHECKED, finding.status, request.event_id, finding)
+        if cluster is None:
+            detail = f"{request.cluster_id} no longer exists; nothing to check"
+            self._logger.info("C-0254 %s", detail)
+            return Outcome(Result.GONE, detail, request.event_id)
+        finding = await judge.judge(cluster, raise_transient=True)
+        report(finding, self._logger, request.trigger)
+        return Outcome(Result.CHECKED, finding.status, request.event_id, finding)
+
+    def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
+        """A check that failed on every attempt: an `error` finding, never a silent drop."""
+        finding = rule.unreadable(
+            _bare_cluster(request.cluster_id),
+            f"the check failed on all {attempts} attempts (transient Azure failures); it will be retried by the next"
+            " scheduled scan",
+            self._settings.policy(),
+            _today(),
+        )
+        self._logger.error("C-0254 check of %s abandoned after %d attempts", request.cluster_id, attempts)
+        report(finding, self._logger, request.trigger)
+        return finding
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _bare_cluster(cluster_id: str) -> Cluster:
+    """What an ID alone tells about a cluster, for findings about clusters that could not be read."""
+    ref = parse_cluster_id(cluster_id)
+    return Cluster(cluster_id, ref.name, ref.subscription_id, ref.resource_group)

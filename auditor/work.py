@@ -1,0 +1,64 @@
+"""Queue messages between the functions: deferred cluster checks and per-subscription scans. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from auditor.resource_id import is_subscription_id, parse_cluster_id
+
+CHECK_QUEUE = "aks-audit-checks"
+SCAN_QUEUE = "aks-audit-scans"
+
+
+class MalformedMessage(ValueError):
+    """A queue message that no version of the auditor wrote."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """Evaluate one cluster (after the creation grace period, or when a check failed and is retried)."""
+
+    cluster_id: str
+    trigger: str
+    event_id: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"kind": "check", "clusterId": self.cluster_id, "trigger": self.trigger, "eventId": self.event_id}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """Scan one subscription: the unit of the timer's fan-out."""
+
+    subscription_id: str
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "scan", "subscriptionId": self.subscription_id})
+
+
+def parse_message(text: str) -> CheckRequest | ScanRequest:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        raise MalformedMessage("queue message is not JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedMessage("queue message is not a JSON object")
+    kind = body.get("kind")
+    if kind == "check":
+        cluster_id = body.get("clusterId")
+        if not isinstance(cluster_id, str):
+            raise MalformedMessage("check message has no clusterId")
+        try:
+            parse_cluster_id(cluster_id)
+        except ValueError as exc:
+            raise MalformedMessage(str(exc)) from None
+        return CheckRequest(cluster_id, str(body.get("trigger") or "deferred check"), str(body.get("eventId") or ""))
+    if kind == "scan":
+        subscription_id = body.get("subscriptionId")
+        if not isinstance(subscription_id, str) or not is_subscription_id(subscription_id):
+            raise MalformedMessage("scan message has no valid subscriptionId")
+        return ScanRequest(subscription_id.lower())
+    raise MalformedMessage(f"unknown queue message kind {str(kind)[:40]!r}")
