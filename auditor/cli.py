@@ -15,14 +15,18 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
-from auditor.model import Finding
+from auditor.azure.errors import describe
+from auditor.events import MalformedEvent, load_events, parse_event
+from auditor.model import Finding, Status
 from auditor.pipeline import ScanFailed, run_scan
 from auditor.progress import Progress
-from auditor.report.table import render_table
+from auditor.reactions import Reactor
+from auditor.report.table import COLOURS, detail, render_table
 from auditor.scanner import Scope
 from auditor.settings import ConfigError, Settings, parse_subscriptions
+from auditor.storage import StorageTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 OUTPUTS = ("table", "json")
@@ -50,11 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="scan only this subscription (repeatable; overrides AUDITOR_SUBSCRIPTIONS)",
     )
+    replay = commands.add_parser(
+        "handle-event", help="process Event Grid events from a file (- for stdin) exactly as the function does"
+    )
+    replay.add_argument("file", metavar="FILE", help="one event or an array, EventGridEvent or CloudEvent schema")
+    replay.add_argument("--output", "-o", choices=OUTPUTS, default="table", help="output format (default: table)")
     commands.add_parser("demo", help="run the whole loop on a simulated tenant (no Azure needed)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
@@ -65,12 +79,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 
             return run_demo(out)
         settings = Settings.from_env(os.environ)
+        if args.command == "handle-event":
+            events = _read_events(args.file, stdin or sys.stdin)
+            return asyncio.run(handle_events_command(settings, events, args.output, out))
         if args.subscription:
             settings = dataclasses.replace(
                 settings, subscriptions=parse_subscriptions("--subscription", args.subscription)
             )
         return asyncio.run(scan_command(settings, args.output, out, err))
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, MalformedEvent) as exc:
         print(f"auditor: {exc}", file=err)
         return EXIT_USAGE
     except ScanFailed as exc:
@@ -98,6 +115,65 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
         width = shutil.get_terminal_size().columns if out.isatty() else None
         out.write(render_table(outcome.result, outcome.subscription_names, colour=_colour(out), width=width))
     return EXIT_FINDINGS if outcome.result.failing() else EXIT_OK
+
+
+def _read_events(path: str, stdin: TextIO) -> list[dict[str, Any]]:
+    """Every event must parse before any is acted on: bad input changes nothing."""
+    try:
+        if path == "-":
+            text = stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    events = load_events(text)
+    for index, event in enumerate(events):
+        try:
+            parse_event(event)
+        except MalformedEvent as exc:
+            raise MalformedEvent(f"event {index} ({exc.event_id or 'no id'}) in {path}: {exc}") from None
+    return [dict(event) for event in events]
+
+
+async def handle_events_command(settings: Settings, events: list[dict[str, Any]], output: str, out: TextIO) -> int:
+    """The Event Grid trigger's path, event by event, with the function's storage when configured."""
+    logger = logging.getLogger("auditor")
+    outcomes = []
+    async with Reactor(settings, StorageTarget.from_env(os.environ), logger) as reactor:
+        for event in events:
+            try:
+                outcomes.append(await reactor.handle_event(event))
+            except Exception as exc:
+                raise ScanFailed(
+                    f"event {event.get('id')}: not handled now ({describe(exc, settings.http_timeout_seconds)});"
+                    " Event Grid would retry it"
+                ) from None
+    findings = [outcome.finding for outcome in outcomes if outcome.finding is not None]
+    if output == "json":
+        document = [
+            {
+                "id": outcome.event_id,
+                "result": str(outcome.result),
+                "detail": outcome.detail,
+                "finding": outcome.finding.to_json() if outcome.finding else None,
+            }
+            for outcome in outcomes
+        ]
+        json.dump({"events": document}, out, indent=2)
+        out.write("\n")
+    else:
+        for outcome in outcomes:
+            out.write(f"event {outcome.event_id}: {outcome.result}: {outcome.detail}\n")
+            if outcome.finding is not None:
+                out.write(f"  {_status_cell(outcome.finding, out)} {outcome.finding.name}: {detail(outcome.finding)}\n")
+    failing = any(finding.status in {Status.FAIL, Status.ERROR} for finding in findings)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _status_cell(finding: Finding, out: TextIO) -> str:
+    text = str(finding.status).upper()
+    return f"\x1b[{COLOURS[finding.status]}m{text}\x1b[0m" if _colour(out) else text
 
 
 def _colour(stream: TextIO) -> bool:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
-from typing import TextIO
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TextIO
 
 from auditor.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from azsim import SimCluster, Tenant
 
 _INTRO = """\
 AKS audit-log auditor: demo on a simulated tenant (no Azure needed)
@@ -25,9 +29,16 @@ kube-audit-admin must reach a persistent store (workspace, storage account or pa
 $ python -m auditor scan
 """
 
-_OUTRO = """
+_EVENTS = """
 Exit code of that scan: {code} (0 = nothing failing, 1 = a fail or an error).
+
+Reacting to changes, as the Event Grid-triggered function does (handle-event runs the same code;
+the creation grace period is 0 here, {grace} s by default):
+"""
+
+_OUTRO = """
 Scan your own tenant: az login && python -m auditor scan   (or --output json)
+Replay real events:   python -m auditor handle-event events.json
 """
 
 
@@ -52,7 +63,7 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
         from azsim.samples import demo_tenant
     except ImportError:
         raise ConfigError("the demo needs the development install: pip install -r requirements-dev.txt") from None
-    from auditor.cli import scan_command
+    from auditor.cli import handle_events_command, scan_command
 
     tenant = demo_tenant()
     clusters = sum(len(sub.clusters) for sub in tenant.subscriptions)
@@ -63,5 +74,44 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             out.flush()
             settings = Settings.from_env(os.environ)
             code = asyncio.run(scan_command(settings, "table", out, out))
-            out.write(_OUTRO.format(code=code))
+            out.write(_EVENTS.format(code=code, grace=settings.create_grace_seconds))
+            reacting = replace(settings, create_grace_seconds=0)
+            for step, change in _changes(tenant):
+                out.write("\n" + step + "\n")
+                out.flush()
+                asyncio.run(handle_events_command(reacting, [change()], "table", out))
+            out.write(_OUTRO)
     return 0
+
+
+_NEW_CLUSTER = "aks-newapp-prod-weu"
+_DRIFTED = "aks-payments-prod-weu"
+
+
+def _changes(tenant: Tenant) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+    """Changes people make to the simulated tenant, each returning the event ARM would publish."""
+    from azsim.events import cluster_written, setting_changed
+    from azsim.samples import AUDIT, WORKSPACE, log_entries, setting
+
+    production = tenant.subscriptions[0]
+    drifted = next(c for c in production.clusters if c.name == _DRIFTED)
+    created: list[SimCluster] = []
+
+    def create() -> dict[str, Any]:
+        created.append(production.add_cluster(_NEW_CLUSTER, "rg-newapp-prod", "westeurope"))
+        return cluster_written(created[0].id, tenant.tenant_id)
+
+    def add_setting() -> dict[str, Any]:
+        created[0].set_setting("audit-to-law", setting(log_entries(*AUDIT), WORKSPACE))
+        return setting_changed(created[0].id, "audit-to-law", tenant_id=tenant.tenant_id)
+
+    def delete_setting() -> dict[str, Any]:
+        (name,) = drifted.settings
+        drifted.delete_setting(name)
+        return setting_changed(drifted.id, name, deleted=True, tenant_id=tenant.tenant_id)
+
+    return [
+        (f"1. A team creates {_NEW_CLUSTER} without diagnostic settings:", create),
+        ("2. Their pipeline adds the audit setting a minute later:", add_setting),
+        (f"3. Someone deletes the audit setting of {_DRIFTED}: drift, caught at once:", delete_setting),
+    ]

@@ -124,14 +124,12 @@ class Reactor:
             detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
             self._logger.info("C-0254 event %s: %s", event_id, detail)
             return Outcome(Result.DEFERRED, detail, event_id)
+        note = ""
         if action.delay_seconds > 0:
-            self._logger.warning(
-                "C-0254 no AzureWebJobsStorage to defer the check of %s by %d s: checking now",
-                action.cluster_id,
-                action.delay_seconds,
-            )
+            note = f" (checked now, not in {action.delay_seconds} s: no AzureWebJobsStorage to queue the check)"
+            self._logger.warning("C-0254 %s%s", action.cluster_id, note)
         outcome = await self.check(request)
-        return Outcome(outcome.result, outcome.detail, event_id, outcome.finding)
+        return Outcome(outcome.result, outcome.detail + note, event_id, outcome.finding)
 
     async def check(self, request: CheckRequest) -> Outcome:
         """Evaluate one cluster now; raise on a transient failure so the trigger retries."""
@@ -146,14 +144,14 @@ class Reactor:
                 cluster, describe(exc, self._settings.http_timeout_seconds), self._settings.policy(), _today()
             )
             report(finding, self._logger, request.trigger)
-            return Outcome(Result.CHECKED, finding.status, request.event_id, finding)
+            return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
         if cluster is None:
             detail = f"{request.cluster_id} no longer exists; nothing to check"
             self._logger.info("C-0254 %s", detail)
             return Outcome(Result.GONE, detail, request.event_id)
         finding = await judge.judge(cluster, raise_transient=True)
         report(finding, self._logger, request.trigger)
-        return Outcome(Result.CHECKED, finding.status, request.event_id, finding)
+        return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
 
     def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
         """A check that failed on every attempt: an `error` finding, never a silent drop."""

@@ -5,10 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +14,10 @@ import pytest
 
 from auditor.cli import main
 from azsim import ArmSimulator, Tenant
+from azsim.azurite import AzuriteUnavailable
+from azsim.azurite import azurite as run_azurite
 
 ROOT = Path(__file__).resolve().parents[1]
-AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
-# Azurite's well-known development account (public, documented; not a secret).
-DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 WORKSPACE = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
     "/providers/Microsoft.OperationalInsights/workspaces/la-security"
@@ -102,47 +97,14 @@ def statuses(document: dict[str, Any]) -> dict[str, str]:
     return {finding["name"]: finding["status"] for finding in document["findings"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
     """A real Azurite (queues, tables) for the session; yields its connection string."""
-    if not AZURITE.exists():
-        pytest.fail("Azurite is not installed: run ./scripts/test (it runs npm ci)")
-    ports = {service: _free_port() for service in ("blob", "queue", "table")}
-    workdir = tempfile.mkdtemp(prefix="azurite-")
-    args = [str(AZURITE), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
-    for service, port in ports.items():
-        args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
-    process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            for port in ports.values():
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"Azurite exited: {process.stderr.read().decode() if process.stderr else ''}")
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("Azurite did not start within 60 s")
-    base = "http://127.0.0.1:{}/devstoreaccount1"
-    yield (
-        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};"
-        f"BlobEndpoint={base.format(ports['blob'])};QueueEndpoint={base.format(ports['queue'])};"
-        f"TableEndpoint={base.format(ports['table'])};"
-    )
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with run_azurite() as connection_string:
+            yield connection_string
+    except AzuriteUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

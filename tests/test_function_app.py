@@ -14,7 +14,7 @@ from pathlib import Path
 
 import azure.functions as func
 import pytest
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.data.tables import TableClient
 from azure.functions import meta
 from azure.functions.decorators.function_app import Function
@@ -154,7 +154,8 @@ def test_cluster_write_is_deferred_through_a_delayed_queue_message(simulate, sto
     assert json.loads(message.content) == json.loads(
         CheckRequest(bare.id, "cluster created or updated", event["id"]).to_json()
     )
-    call("run_check", queue_message(message.content))
+    with caplog.at_level(logging.INFO, logger="auditor"):
+        call("run_check", queue_message(message.content))
     assert findings_logged(caplog)[0].startswith(f"C-0254 fail {bare.id} (cluster created or updated)")
 
 
@@ -331,3 +332,13 @@ def test_poison_scan_message_leaves_an_error_finding(simulate, caplog, tenant):
     with caplog.at_level(logging.INFO, logger="auditor"):
         call("scan_gave_up", queue_message(ScanRequest(sub).to_json(), 5))
     assert findings_logged(caplog)[0].startswith(f"C-0254 error /subscriptions/{sub} (fan-out scan)")
+
+
+def test_token_failure_in_the_event_path_raises_for_a_retry_not_an_error_finding(simulate, caplog, tenant):
+    good = cluster(tenant, "aks-good")
+    sim = simulate(tenant)
+    sim.add_fault(Fault(match="/msi/token", method=None, status=500))
+    event = arm_event(WRITE, "Microsoft.Insights/diagnosticSettings/write", setting_uri(good.id))
+    with caplog.at_level(logging.INFO, logger="auditor"), pytest.raises(ClientAuthenticationError):
+        call("on_resource_event", delivered(event))
+    assert findings_logged(caplog) == []

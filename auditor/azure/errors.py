@@ -44,8 +44,11 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying later (Event Grid or the queue will): throttling, 5xx, timeouts, broken connections."""
+    """Worth retrying later (Event Grid or the queue will): throttling, 5xx, timeouts, broken connections,
+    and failures to get or use a token, which say nothing about the cluster."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, ClientAuthenticationError):
         return True
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         return exc.status_code in {408, 429} or exc.status_code >= 500

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from auditor.model import Finding, Status
 from auditor.report.document import ScanResult, reading_order
 
-_COLOURS = {Status.FAIL: "31;1", Status.ERROR: "35;1", Status.EXEMPT: "36", Status.PASS: "32"}
+COLOURS = {Status.FAIL: "31;1", Status.ERROR: "35;1", Status.EXEMPT: "36", Status.PASS: "32"}
 _HEADERS = ("STATUS", "CLUSTER", "RESOURCE GROUP", "SUBSCRIPTION", "DETAIL")
 
 
@@ -19,7 +19,7 @@ def render_table(result: ScanResult, subscription_names: Mapping[str, str], colo
             finding.name,
             finding.resource_group or "-",
             subscription_names.get(finding.subscription_id, finding.subscription_id),
-            _detail(finding),
+            detail(finding),
         )
         for finding in ordered
     ]
@@ -29,7 +29,7 @@ def render_table(result: ScanResult, subscription_names: Mapping[str, str], colo
         line = _line(row, widths, width)
         if colour:
             status_cell = row[0].ljust(widths[0])
-            line = line.replace(status_cell, f"\x1b[{_COLOURS[finding.status]}m{status_cell}\x1b[0m", 1)
+            line = line.replace(status_cell, f"\x1b[{COLOURS[finding.status]}m{status_cell}\x1b[0m", 1)
         lines.append(line)
     lines.append("")
     lines.append(_summary_line(result))
@@ -44,7 +44,7 @@ def _line(cells: tuple[str, ...], widths: list[int], width: int | None) -> str:
     return text
 
 
-def _detail(finding: Finding) -> str:
+def detail(finding: Finding) -> str:
     if finding.status is Status.FAIL:
         first = next((r for r in finding.reasons if "not exported" in r or "no diagnostic" in r), finding.reasons[0])
         return f"missing {', '.join(finding.missing_categories)}: {first}"

@@ -1,0 +1,49 @@
+"""What ARM's Event Grid system topic (Microsoft.Resources.Subscriptions) publishes after a change.
+
+The shape follows the public samples (Event Grid schema, data version 2); the demo and the
+benchmarks use it to drive the event path the way Azure would.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+WRITE_SUCCESS = "Microsoft.Resources.ResourceWriteSuccess"
+DELETE_SUCCESS = "Microsoft.Resources.ResourceDeleteSuccess"
+
+
+def resource_event(event_type: str, operation: str, resource_uri: str, tenant_id: str = "") -> dict[str, Any]:
+    subscription = resource_uri.split("/")[2] if resource_uri.lower().startswith("/subscriptions/") else ""
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": f"/subscriptions/{subscription}",
+        "subject": resource_uri,
+        "eventType": event_type,
+        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "dataVersion": "2",
+        "metadataVersion": "1",
+        "data": {
+            "authorization": {"scope": resource_uri, "action": operation, "evidence": {"role": "Contributor"}},
+            "correlationId": str(uuid.uuid4()),
+            "resourceProvider": operation.split("/", maxsplit=1)[0],
+            "resourceUri": resource_uri,
+            "operationName": operation,
+            "status": "Succeeded",
+            "subscriptionId": subscription,
+            "tenantId": tenant_id,
+        },
+    }
+
+
+def cluster_written(cluster_id: str, tenant_id: str = "") -> dict[str, Any]:
+    return resource_event(WRITE_SUCCESS, "Microsoft.ContainerService/managedClusters/write", cluster_id, tenant_id)
+
+
+def setting_changed(cluster_id: str, name: str, deleted: bool = False, tenant_id: str = "") -> dict[str, Any]:
+    verb = "delete" if deleted else "write"
+    return resource_event(
+        DELETE_SUCCESS if deleted else WRITE_SUCCESS,
+        f"Microsoft.Insights/diagnosticSettings/{verb}",
+        f"{cluster_id}/providers/microsoft.insights/diagnosticSettings/{name}",
+        tenant_id,
+    )
