@@ -24,6 +24,7 @@ from auditor.storage import Storage, StorageTarget
 from auditor.work import SCAN_QUEUE, ScanRequest
 
 FindingHook = Callable[[Finding, Scope], Awaitable[None] | None]
+LOGGER = logging.getLogger("auditor")
 
 
 class AuthenticationFailed(ConfigError):
@@ -71,6 +72,7 @@ async def run_scan(settings: Settings, on_finding: FindingHook | None = None) ->
     async with open_scan(settings) as scanner:
         async for finding in scanner.findings():
             findings.append(finding)
+            report(finding, LOGGER)
             if on_finding is not None:
                 outcome = on_finding(finding, scanner.scope)
                 if outcome is not None:
@@ -107,7 +109,7 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
 async def scan_subscription(environ: Mapping[str, str], request: ScanRequest, logger: logging.Logger) -> ScanResult:
     """One subscription of a fanned-out scan (a queue message)."""
     settings = replace(Settings.from_env(environ), subscriptions=(request.subscription_id,))
-    outcome = await run_scan(settings, on_finding=lambda finding, _scope: report(finding, logger))
+    outcome = await run_scan(settings)
     logger.info(
         "C-0254 scan of subscription %s summary: %s", request.subscription_id, json.dumps(outcome.result.summary())
     )
