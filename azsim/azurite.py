@@ -31,7 +31,7 @@ def _free_port() -> int:
 def azurite(start_timeout: float = 60.0) -> Iterator[str]:
     """Run Azurite in memory (blob, queue, table) and yield its connection string."""
     if not AZURITE.exists():
-        raise AzuriteUnavailable("Azurite is not installed: run 'bash scripts/bootstrap --with-azurite'")
+        raise AzuriteUnavailable("Azurite is not installed: run 'bash scripts/bootstrap --with-test-tools'")
     ports = {service: _free_port() for service in ("blob", "queue", "table")}
     args = [str(AZURITE), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
     for service, port in ports.items():

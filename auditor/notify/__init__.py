@@ -1,0 +1,1 @@
+"""Adapters that speak: Event Grid topic, Teams, email; and what they say (cards, notices)."""
