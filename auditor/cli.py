@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TextIO
 from auditor.azure.errors import describe
 from auditor.events import MalformedEvent, load_events, parse_event
 from auditor.model import Finding, Status
+from auditor.notify.dispatch import Delivery
 from auditor.pipeline import ScanFailed, run_scan
 from auditor.progress import Progress
 from auditor.reactions import Reactor
@@ -105,7 +106,7 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
         progress.update(finding, scope.listed, len(scope.scanned))
 
     try:
-        outcome = await run_scan(settings, on_finding=show)
+        outcome = await run_scan(settings, StorageTarget.from_env(os.environ), on_finding=show)
     finally:
         progress.close()
     if output == "json":
@@ -114,7 +115,25 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
     else:
         width = shutil.get_terminal_size().columns if out.isatty() else None
         out.write(render_table(outcome.result, outcome.subscription_names, colour=_colour(out), width=width))
-    return EXIT_FINDINGS if outcome.result.failing() else EXIT_OK
+    delivered = _delivery_line(outcome.delivery)
+    if delivered:
+        print(f"auditor: {delivered}", file=err)
+    failing = outcome.result.failing() or bool(outcome.delivery.errors)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _delivery_line(delivery: Delivery) -> str:
+    parts = []
+    if delivery.eventgrid_requests:
+        parts.append(f"{delivery.eventgrid_requests} Event Grid request(s)")
+    if delivery.teams_messages:
+        parts.append(f"{delivery.teams_messages} Teams message(s)")
+    if delivery.emails:
+        parts.append(f"{delivery.emails} email(s)")
+    text = ("sent " + ", ".join(parts)) if parts else ""
+    if delivery.errors:
+        text += ("; " if text else "") + "notification problems: " + "; ".join(delivery.errors)
+    return text
 
 
 def _read_events(path: str, stdin: TextIO) -> list[dict[str, Any]]:

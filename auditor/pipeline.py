@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from auditor.azure.connection import ArmConnection
 from auditor.azure.errors import describe, first_line
 from auditor.model import Finding, Status
+from auditor.notify.dispatch import Delivery, Notifier
 from auditor.report.document import ScanResult
 from auditor.scanner import Scanner, Scope
 from auditor.settings import ConfigError, Settings
@@ -39,12 +40,20 @@ class ScanFailed(Exception):
 class ScanOutcome:
     result: ScanResult
     subscription_names: dict[str, str]
+    delivery: Delivery
 
 
 def report(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> None:
     """Leave the trace every finding gets, whoever produced it."""
     level = logging.INFO if finding.status in {Status.PASS, Status.EXEMPT} else logging.WARNING
     logger.log(level, "C-0254 %s %s (%s): %s", finding.status, finding.resource_id, trigger, "; ".join(finding.reasons))
+
+
+async def announce(notifier: Notifier, finding: Finding, logger: logging.Logger, trigger: str) -> Delivery:
+    """One finding outside a scan (an event, a deferred check, a poison message): trace, topic, people."""
+    report(finding, logger, trigger)
+    await notifier.add(finding)
+    return await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
 
 
 @contextlib.asynccontextmanager
@@ -66,20 +75,33 @@ async def open_scan(settings: Settings) -> AsyncIterator[Scanner]:
         yield scanner
 
 
-async def run_scan(settings: Settings, on_finding: FindingHook | None = None) -> ScanOutcome:
+async def run_scan(
+    settings: Settings, target: StorageTarget | None = None, on_finding: FindingHook | None = None
+) -> ScanOutcome:
+    """Scan the settings' scope; every finding is logged, published and (as state allows) announced."""
+    async with open_scan(settings) as scanner:
+        return await _deliver(scanner, settings, target, on_finding)
+
+
+async def _deliver(
+    scanner: Scanner, settings: Settings, target: StorageTarget | None, on_finding: FindingHook | None
+) -> ScanOutcome:
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    async with open_scan(settings) as scanner:
+    async with Notifier(settings, target, LOGGER) as notifier:
         async for finding in scanner.findings():
             findings.append(finding)
             report(finding, LOGGER)
+            await notifier.add(finding)
             if on_finding is not None:
                 outcome = on_finding(finding, scanner.scope)
                 if outcome is not None:
                     await outcome
-    scope = scanner.scope
-    result = ScanResult(started, findings, len(scope.scanned), len(scope.skipped))
-    return ScanOutcome(result, {sub.subscription_id: sub.display_name for sub in scope.scanned})
+        scope = scanner.scope
+        result = ScanResult(started, findings, len(scope.scanned), len(scope.skipped))
+        names = {sub.subscription_id: sub.display_name for sub in scope.scanned}
+        delivery = await notifier.flush(names, result.summary())
+    return ScanOutcome(result, names, delivery)
 
 
 async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> ScanResult | None:
@@ -88,7 +110,6 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
     Returns the inline result, or None when the work was fanned out."""
     settings = Settings.from_env(environ)
     target = StorageTarget.from_env(environ)
-    started = datetime.now(UTC)
     async with open_scan(settings) as scanner:
         subscriptions = scanner.scope.scanned
         if target is not None and len(subscriptions) >= settings.fanout_min_subscriptions:
@@ -97,19 +118,15 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
                     await storage.send(SCAN_QUEUE, ScanRequest(subscription.subscription_id).to_json())
             logger.info("C-0254 scan fanned out to %d subscription messages", len(subscriptions))
             return None
-        findings = []
-        async for finding in scanner.findings():
-            report(finding, logger)
-            findings.append(finding)
-    result = ScanResult(started, findings, len(scanner.scope.scanned), len(scanner.scope.skipped))
-    logger.info("C-0254 scan summary: %s", json.dumps(result.summary()))
-    return result
+        outcome = await _deliver(scanner, settings, target, None)
+    logger.info("C-0254 scan summary: %s", json.dumps(outcome.result.summary()))
+    return outcome.result
 
 
 async def scan_subscription(environ: Mapping[str, str], request: ScanRequest, logger: logging.Logger) -> ScanResult:
     """One subscription of a fanned-out scan (a queue message)."""
     settings = replace(Settings.from_env(environ), subscriptions=(request.subscription_id,))
-    outcome = await run_scan(settings)
+    outcome = await run_scan(settings, StorageTarget.from_env(environ))
     logger.info(
         "C-0254 scan of subscription %s summary: %s", request.subscription_id, json.dumps(outcome.result.summary())
     )

@@ -24,7 +24,8 @@ from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import get_cluster
 from auditor.events import Action, CheckCluster, Ignore, MalformedEvent, decide, parse_event
 from auditor.model import Cluster, Finding
-from auditor.pipeline import report
+from auditor.notify.dispatch import Notifier
+from auditor.pipeline import announce
 from auditor.resource_id import parse_cluster_id
 from auditor.scanner import Judge
 from auditor.settings import Settings
@@ -65,6 +66,7 @@ class Reactor:
         self._resources = contextlib.AsyncExitStack()
         self._storage: Storage | None = None
         self._arm: tuple[ArmConnection, Judge] | None = None
+        self._notifier: Notifier | None = None
 
     async def __aenter__(self) -> Reactor:
         return self
@@ -78,6 +80,13 @@ class Reactor:
         if self._target is not None and self._storage is None:
             self._storage = await self._resources.enter_async_context(Storage(self._target))
         return self._storage
+
+    async def _announce(self, finding: Finding, trigger: str) -> None:
+        if self._notifier is None:
+            self._notifier = await self._resources.enter_async_context(
+                Notifier(self._settings, self._target, self._logger)
+            )
+        await announce(self._notifier, finding, self._logger, trigger)
 
     async def _judge_open(self) -> tuple[ArmConnection, Judge]:
         if self._arm is None:
@@ -143,17 +152,17 @@ class Reactor:
             finding = rule.unreadable(
                 cluster, describe(exc, self._settings.http_timeout_seconds), self._settings.policy(), _today()
             )
-            report(finding, self._logger, request.trigger)
+            await self._announce(finding, request.trigger)
             return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
         if cluster is None:
             detail = f"{request.cluster_id} no longer exists; nothing to check"
             self._logger.info("C-0254 %s", detail)
             return Outcome(Result.GONE, detail, request.event_id)
         finding = await judge.judge(cluster, raise_transient=True)
-        report(finding, self._logger, request.trigger)
+        await self._announce(finding, request.trigger)
         return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
 
-    def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
+    async def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
         """A check that failed on every attempt: an `error` finding, never a silent drop."""
         finding = rule.unreadable(
             _bare_cluster(request.cluster_id),
@@ -163,7 +172,7 @@ class Reactor:
             _today(),
         )
         self._logger.error("C-0254 check of %s abandoned after %d attempts", request.cluster_id, attempts)
-        report(finding, self._logger, request.trigger)
+        await self._announce(finding, request.trigger)
         return finding
 
 

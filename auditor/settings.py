@@ -8,7 +8,7 @@ entry points turn that into exit code 2 (or a failed start-up), never a tracebac
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -30,8 +30,69 @@ DEFAULT_DESTINATIONS = frozenset({Destination.WORKSPACE, Destination.STORAGE, De
 DEFAULT_EXEMPT_TAG = "aks-audit-exempt"
 
 
+DEFAULT_WEBHOOK_HOSTS = ("*.webhook.office.com", "*.logic.azure.com", "*.powerplatform.com", "*.eventgrid.azure.net")
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+
+
 class ConfigError(ValueError):
     """A setting has a value the auditor cannot use; the message is one line for a person."""
+
+
+class Secret:
+    """A value that must never reach a log, an error message or a report: it prints as '***'."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str
+    password: Secret | None
+    starttls: bool
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """Where findings go (CONTRACT §6). Empty means that channel is off."""
+
+    eventgrid_endpoint: str = ""
+    eventgrid_key: Secret | None = None
+    teams_webhook_url: Secret | None = None
+    smtp: SmtpSettings | None = None
+    allowed_hosts: tuple[str, ...] = DEFAULT_WEBHOOK_HOSTS
+    renotify_hours: float = 24.0
+
+    @property
+    def speaks(self) -> bool:
+        """Teams or email configured: the channels that speak to people (on changes only, with state)."""
+        return self.teams_webhook_url is not None or self.smtp is not None
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for scrubbing text that might echo one."""
+        found = [self.eventgrid_key, self.teams_webhook_url, self.smtp.password if self.smtp else None]
+        return tuple(secret.reveal() for secret in found if secret is not None and secret.reveal())
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +109,7 @@ class Settings:
     http_timeout_seconds: float = 20.0
     create_grace_seconds: int = 900
     fanout_min_subscriptions: int = 20
+    notifications: NotificationSettings = NotificationSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -91,6 +153,7 @@ class Settings:
                     "AUDITOR_FANOUT_MIN_SUBSCRIPTIONS", get("AUDITOR_FANOUT_MIN_SUBSCRIPTIONS"), 20, 1, 1_000_000, True
                 )
             ),
+            notifications=_notifications(get),
         )
 
     def policy(self) -> Policy:
@@ -179,3 +242,87 @@ def _https_url(name: str, raw: str) -> str:
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"{name}={raw!r} must be an https:// URL with a host and no query")
     return raw.rstrip("/")
+
+
+def _notifications(get: Callable[[str], str | None]) -> NotificationSettings:
+    hosts = tuple(part.lower() for part in _split(get("AUDITOR_WEBHOOK_ALLOWED_HOSTS"))) or DEFAULT_WEBHOOK_HOSTS
+    for pattern in hosts:
+        if not _HOST_PATTERN.match(pattern):
+            raise ConfigError(f"AUDITOR_WEBHOOK_ALLOWED_HOSTS: {pattern!r} is not a host name or *.domain pattern")
+    endpoint = get("AUDITOR_EVENTGRID_TOPIC_ENDPOINT") or ""
+    if endpoint:
+        _allowed_url("AUDITOR_EVENTGRID_TOPIC_ENDPOINT", endpoint, hosts)
+    key = get("AUDITOR_EVENTGRID_TOPIC_KEY")
+    if key and not endpoint:
+        raise ConfigError("AUDITOR_EVENTGRID_TOPIC_KEY is set but AUDITOR_EVENTGRID_TOPIC_ENDPOINT is not")
+    teams = get("AUDITOR_TEAMS_WEBHOOK_URL")
+    if teams:
+        _allowed_url("AUDITOR_TEAMS_WEBHOOK_URL", teams, hosts)
+    return NotificationSettings(
+        eventgrid_endpoint=endpoint,
+        eventgrid_key=Secret(key) if key else None,
+        teams_webhook_url=Secret(teams) if teams else None,
+        smtp=_smtp(get),
+        allowed_hosts=hosts,
+        renotify_hours=_number("AUDITOR_RENOTIFY_HOURS", get("AUDITOR_RENOTIFY_HOURS"), 24.0, 0.1, 8760.0, False),
+    )
+
+
+def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+    """`*.example.com` matches any subdomain of example.com (not example.com itself); others match exactly."""
+    host = host.lower().rstrip(".")
+    return any(
+        host.endswith(pattern[1:]) and len(host) > len(pattern) - 1 if pattern.startswith("*.") else host == pattern
+        for pattern in patterns
+    )
+
+
+def _allowed_url(name: str, url: str, hosts: tuple[str, ...]) -> None:
+    """Outbound URLs carry signatures: check them without ever echoing the URL itself."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigError(f"{name} is not a URL") from None
+    if parts.scheme != "https" or not host:
+        raise ConfigError(f"{name} must be an https:// URL")
+    if not host_allowed(host, hosts):
+        raise ConfigError(
+            f"{name} points at {host}, which is not in AUDITOR_WEBHOOK_ALLOWED_HOSTS ({', '.join(hosts)})"
+        )
+
+
+def _smtp(get: Callable[[str], str | None]) -> SmtpSettings | None:
+    host = get("AUDITOR_SMTP_HOST")
+    if host is None:
+        return None
+    if not _HOST_PATTERN.match(host) or host.startswith("*"):
+        raise ConfigError(f"AUDITOR_SMTP_HOST={host!r} is not a host name")
+    sender = get("AUDITOR_EMAIL_FROM") or ""
+    recipients = tuple(_split(get("AUDITOR_EMAIL_TO")))
+    if not _EMAIL.match(sender):
+        raise ConfigError("AUDITOR_EMAIL_FROM must be an email address when AUDITOR_SMTP_HOST is set")
+    if not recipients:
+        raise ConfigError("AUDITOR_EMAIL_TO must list at least one address when AUDITOR_SMTP_HOST is set")
+    for address in recipients:
+        if not _EMAIL.match(address):
+            raise ConfigError(f"AUDITOR_EMAIL_TO: {address!r} is not an email address")
+    starttls_raw = (get("AUDITOR_SMTP_STARTTLS") or "true").lower()
+    if starttls_raw not in {"true", "false"}:
+        raise ConfigError(f"AUDITOR_SMTP_STARTTLS={starttls_raw!r} must be true or false")
+    port = int(_number("AUDITOR_SMTP_PORT", get("AUDITOR_SMTP_PORT"), 587, 1, 65535, True))
+    password = get("AUDITOR_SMTP_PASSWORD")
+    starttls = starttls_raw == "true"
+    if password and not starttls and port != 465:
+        raise ConfigError(
+            "AUDITOR_SMTP_PASSWORD would be sent in clear text: set AUDITOR_SMTP_STARTTLS=true, or use port 465"
+        )
+    return SmtpSettings(
+        host=host,
+        port=port,
+        username=get("AUDITOR_SMTP_USERNAME") or "",
+        password=Secret(password) if password else None,
+        starttls=starttls,
+        sender=sender,
+        recipients=recipients,
+    )

@@ -1,4 +1,5 @@
-"""What the auditor remembers between invocations, in an Azure Table: which events it has handled.
+"""What the auditor remembers between invocations, in Azure Tables: which events it has handled
+(`EventLedger`) and, per cluster, what it last saw and last told people (`FindingStore`).
 
 Event Grid delivers at least once. Each event is claimed before it is acted on and marked
 done after, so a redelivery of a handled event does nothing. A claim that was never
@@ -10,8 +11,12 @@ handling the same delivery at once cannot both act.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -19,6 +24,10 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from auditor.events import Event
+from auditor.notify.notices import Memory
+from auditor.resource_id import resource_key
+
+T = TypeVar("T")
 
 EVENTS_TABLE = "auditorevents"
 CLAIM_LEASE = timedelta(minutes=10)  # longer than one event's handling, shorter than Event Grid's retry span
@@ -98,3 +107,98 @@ class EventLedger:
         except ResourceNotFoundError:  # no event handled yet: no table
             pass
         return removed
+
+
+FINDINGS_TABLE = "auditorfindings"
+_ATTEMPTS = 5
+
+
+class FindingStore:
+    """Per-cluster Memory in an Azure Table; every write is guarded by the ETag it read."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    @staticmethod
+    def _keys(resource_id: str) -> tuple[str, str]:
+        """RowKeys cannot hold '/': the key is a hash of the case-folded ID (ARM IDs are case-insensitive)."""
+        key = resource_key(resource_id)
+        subscription = key.split("/")[2] if key.startswith("/subscriptions/") else "tenant"
+        return subscription, hashlib.sha256(key.encode()).hexdigest()
+
+    async def update(
+        self, resource_id: str, change: Callable[[Memory | None], tuple[Memory | None, T]]
+    ) -> tuple[Memory | None, T]:
+        """Read, apply `change`, write back unless someone else wrote in between (then read again).
+
+        Returns the memory as it was and what `change` returned with the memory it wrote.
+        """
+        partition, row = self._keys(resource_id)
+        for _ in range(_ATTEMPTS):
+            try:
+                entity = await self._table.get_entity(partition, row)
+            except ResourceNotFoundError:
+                entity = None
+            before = _memory(entity) if entity is not None else None
+            after, result = change(before)
+            if after is None or after == before:
+                return before, result
+            record = {"PartitionKey": partition, "RowKey": row, "ResourceId": resource_id, **_fields(after)}
+            try:
+                if entity is None:
+                    await self._table.create_entity(record)
+                else:
+                    await self._table.update_entity(
+                        record,
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                return before, result
+            except (ResourceExistsError, ResourceModifiedError):
+                continue  # another instance wrote first: decide again on what it wrote
+        raise ResourceModifiedError(f"finding state of {resource_id} kept changing under {_ATTEMPTS} attempts")
+
+    async def restore(self, resource_id: str, memory: Memory | None, expected: Memory) -> None:
+        """Undo a notification claim that could not be delivered, unless another claim replaced it since.
+
+        Only what people were told is rolled back; what was seen stays.
+        """
+        told = memory or Memory()
+
+        def back(current: Memory | None) -> tuple[Memory | None, None]:
+            claimed = (expected.notified_status, expected.notified_hash, expected.last_notified_at)
+            if current is None or (current.notified_status, current.notified_hash, current.last_notified_at) != claimed:
+                return current, None
+            undone = replace(
+                current,
+                notified_status=told.notified_status,
+                notified_hash=told.notified_hash,
+                last_notified_at=told.last_notified_at,
+            )
+            return undone, None
+
+        await self.update(resource_id, back)
+
+
+def _memory(entity: Mapping[str, Any]) -> Memory:
+    return Memory(
+        status=str(entity.get("Status") or ""),
+        first_failed_at=entity.get("FirstFailedAt"),
+        notified_status=str(entity.get("NotifiedStatus") or ""),
+        notified_hash=str(entity.get("NotifiedHash") or ""),
+        last_notified_at=entity.get("LastNotifiedAt"),
+    )
+
+
+def _fields(memory: Memory) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "Status": memory.status,
+        "NotifiedStatus": memory.notified_status,
+        "NotifiedHash": memory.notified_hash,
+    }
+    if memory.first_failed_at is not None:
+        fields["FirstFailedAt"] = memory.first_failed_at
+    if memory.last_notified_at is not None:
+        fields["LastNotifiedAt"] = memory.last_notified_at
+    return fields

@@ -14,7 +14,8 @@ import azure.functions as func
 
 from auditor import rule
 from auditor.azure.errors import first_line
-from auditor.pipeline import report, scan_subscription, scheduled_scan
+from auditor.notify.dispatch import Notifier
+from auditor.pipeline import announce, scan_subscription, scheduled_scan
 from auditor.reactions import Outcome, Reactor
 from auditor.settings import Settings
 from auditor.state import EVENTS_TABLE, EventLedger
@@ -83,8 +84,8 @@ async def on_check(environ: Mapping[str, str], message: func.QueueMessage, logge
 async def on_check_poison(environ: Mapping[str, str], message: func.QueueMessage, logger: logging.Logger) -> None:
     request = _message(message, CheckRequest, logger)
     if request is not None:
-        async with Reactor(Settings.from_env(environ), None, logger) as reactor:
-            reactor.gave_up(request, MAX_DEQUEUE_COUNT)
+        async with Reactor(Settings.from_env(environ), StorageTarget.from_env(environ), logger) as reactor:
+            await reactor.gave_up(request, MAX_DEQUEUE_COUNT)
 
 
 async def on_scan(environ: Mapping[str, str], message: func.QueueMessage, logger: logging.Logger) -> None:
@@ -97,11 +98,13 @@ async def on_scan_poison(environ: Mapping[str, str], message: func.QueueMessage,
     request = _message(message, ScanRequest, logger)
     if request is not None:
         reason = f"the subscription scan failed on all {MAX_DEQUEUE_COUNT} attempts; the next scheduled scan retries"
+        settings = Settings.from_env(environ)
         finding = rule.subscription_unreadable(
-            request.subscription_id, request.subscription_id, reason, Settings.from_env(environ).policy()
+            request.subscription_id, request.subscription_id, reason, settings.policy()
         )
         logger.error("C-0254 scan of subscription %s abandoned", request.subscription_id)
-        report(finding, logger, "fan-out scan")
+        async with Notifier(settings, StorageTarget.from_env(environ), logger) as notifier:
+            await announce(notifier, finding, logger, "fan-out scan")
 
 
 def _message(message: func.QueueMessage, kind: type[T], logger: logging.Logger) -> T | None:

@@ -22,6 +22,7 @@ from azsim.arm import ArmRoutes
 from azsim.faults import Fault
 from azsim.gateway import Gateway, RequestRecord
 from azsim.identity import TokenIssuer
+from azsim.sinks import Sinks
 from azsim.tenant import Tenant
 from azsim.throttle import RateLimiter, Throttle
 
@@ -49,9 +50,24 @@ class ArmSimulator:
         self._thread: threading.Thread | None = None
         self._runners: list[web.AppRunner] = []
         self._remove_ca_file: Callable[[], Any] = lambda: None
+        self.sinks = Sinks(self._issuer)
         self.arm_endpoint = ""
         self.identity_endpoint = ""
+        self.sinks_endpoint = ""
         self.ca_file = ""
+
+    @property
+    def eventgrid_endpoint(self) -> str:
+        """An Event Grid custom topic's endpoint (its key is `sinks.eventgrid_key`)."""
+        return f"{self.sinks_endpoint}/api/events"
+
+    @property
+    def teams_url(self) -> str:
+        """A Teams Workflows webhook URL, signature included (a secret, as the real one is)."""
+        return (
+            f"{self.sinks_endpoint}/workflows/5f2b1c0e9a7d4e3f/triggers/manual/paths/invoke"
+            f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={self.sinks.teams_signature}"
+        )
 
     @property
     def identity_header(self) -> str:
@@ -123,12 +139,13 @@ class ArmSimulator:
         self._thread = threading.Thread(target=self._loop.run_forever, name="azsim", daemon=True)
         self._thread.start()
         try:
-            arm_port, identity_port = self._call(self._serve(tls))
+            arm_port, identity_port, sinks_port = self._call(self._serve(tls))
         except BaseException:
             self.stop()
             raise
         self.arm_endpoint = f"https://{_HOST}:{arm_port}"
         self.identity_endpoint = f"http://{_HOST}:{identity_port}/msi/token"
+        self.sinks_endpoint = f"https://{_HOST}:{sinks_port}"
         return self
 
     def stop(self) -> None:
@@ -156,12 +173,13 @@ class ArmSimulator:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
-    async def _serve(self, tls: ssl.SSLContext) -> tuple[int, int]:
+    async def _serve(self, tls: ssl.SSLContext) -> tuple[int, int, int]:
         self._gateway.released = asyncio.Event()
         arm_port = await self._site(self._gateway.arm, tls)
         self._gateway.routes.endpoint = f"https://{_HOST}:{arm_port}"
         identity_port = await self._site(self._gateway.identity, None)
-        return arm_port, identity_port
+        sinks_port = await self._site(self.sinks.handle, tls)
+        return arm_port, identity_port, sinks_port
 
     async def _site(
         self, handler: Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]], tls: ssl.SSLContext | None

@@ -7,8 +7,9 @@ resolution. Without state (a CLI run), every failing finding is a notice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from auditor.model import Finding, Status
@@ -27,3 +28,52 @@ class Notice:
     finding: Finding
     kind: NoticeKind
     first_failed_at: datetime | None = None  # when the current failure started, if known
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What the auditor remembers of one cluster between runs (stored per cluster in a table).
+
+    `status` and `first_failed_at` follow what was seen; the `notified_*` fields follow what
+    people were told, so a notice that could not be delivered is decided again next time.
+    """
+
+    status: str = ""
+    first_failed_at: datetime | None = None
+    notified_status: str = ""
+    notified_hash: str = ""
+    last_notified_at: datetime | None = None
+
+
+def reasons_hash(finding: Finding) -> str:
+    """Same status, same missing categories, same reasons: nothing new to say."""
+    text = "\n".join([str(finding.status), *finding.missing_categories, *finding.reasons])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def decide(
+    previous: Memory | None, finding: Finding, now: datetime, renotify_hours: float
+) -> tuple[Memory, Notice | None]:
+    """The new memory of a cluster and the notice its finding deserves, if any."""
+    before = previous or Memory()
+    failing = finding.status in NEEDS_ACTION
+    was_failing = before.status in NEEDS_ACTION
+    first_failed = None
+    if failing:
+        first_failed = before.first_failed_at if was_failing and before.first_failed_at else now
+    seen = replace(before, status=str(finding.status), first_failed_at=first_failed)
+    told_failing = before.notified_status in NEEDS_ACTION
+    digest = reasons_hash(finding)
+    kind: NoticeKind | None = None
+    if failing and (not told_failing or before.notified_hash != digest):
+        kind = NoticeKind.NEW
+    elif failing and (
+        before.last_notified_at is None or now - before.last_notified_at >= timedelta(hours=renotify_hours)
+    ):
+        kind = NoticeKind.REMINDER
+    elif not failing and told_failing:
+        kind = NoticeKind.RESOLVED
+    if kind is None:
+        return seen, None
+    told = replace(seen, notified_status=str(finding.status), notified_hash=digest, last_notified_at=now)
+    return told, Notice(finding, kind, first_failed)

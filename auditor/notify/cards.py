@@ -1,0 +1,350 @@
+"""Microsoft Teams messages (Adaptive Cards 1.4) for notices. Pure: no I/O, no clock.
+
+They are posted to a Workflows "When a Teams webhook request is received" URL (CONTRACT §6).
+Teams renders card version 1.4 on every client, refuses posts over about 28 KB, and reads
+TextBlock and Fact text as markdown. So every message is measured and a digest is split
+into parts, and every string that comes from Azure (names, resource groups, reasons) is
+escaped: a cluster named `*x* [y](https://evil)` must read literally, not become a link.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.model import Finding, Status
+from auditor.notify.notices import Notice, NoticeKind
+
+MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted JSON
+
+CARD_VERSION = "1.4"
+SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
+CONTROL_LINE = "AKS audit logs · CIS AKS 2.1.1 · Kubescape C-0254"
+WHY_IT_MATTERS = (
+    "Without kube-audit and kube-audit-admin exported to a persistent store, changes to the cluster "
+    "(RBAC, secrets, workloads) leave no trace for incident response (CIS AKS 2.1.1)."
+)
+UNREADABLE = (
+    "The auditor could not read this cluster's diagnostic settings, so it cannot tell whether "
+    "its audit logs are exported."
+)
+BUTTON_TITLE = "Open diagnostic settings"
+
+# Container style and text colour of each kind: red, amber, green in Teams' themes.
+_STYLE = {NoticeKind.NEW: "attention", NoticeKind.REMINDER: "warning", NoticeKind.RESOLVED: "good"}
+_KIND_ORDER = {NoticeKind.NEW: 0, NoticeKind.REMINDER: 1, NoticeKind.RESOLVED: 2}
+_SECTION_TITLE = {NoticeKind.NEW: "New failures", NoticeKind.REMINDER: "Still failing", NoticeKind.RESOLVED: "Resolved"}
+_SUMMARY_LABELS = {
+    "clusters": "Clusters",
+    "pass": "Pass",
+    "fail": "Fail",
+    "exempt": "Exempt",
+    "error": "Error",
+    "subscriptions": "Subscriptions",
+    "skippedSubscriptions": "Skipped subscriptions",
+}
+_PAST_TENSE = {"create": "created", "update": "updated"}
+
+# Longest identity field shown (Azure's own limits are lower: cluster 63, resource group 90),
+# longest single reason on a card (an Azure error message can be pages long), and longest
+# reasons text of a digest item. With these bounds any one digest item fits a part.
+_MAX_FIELD_CHARS = 256
+_MAX_REASON_CHARS = 1_000
+_MAX_DIGEST_REASONS_CHARS = 500
+
+# Characters Teams' markdown (CommonMark plus strikethrough and tables) could act on inside
+# a line; `:` splits "https://" so no bare URL is linked, `{}` stop the {{DATE()}} formatter.
+# Newlines are collapsed first, so block syntax can only start the text: escaped there.
+_INLINE_SPECIAL = re.compile(r"([\\`*_~\[\]<>&{}#|:])")
+_LEADING_BLOCK = re.compile(r"^([-+=])|^(\d+)([.)])")
+# A link destination ends at a space or an unbalanced parenthesis: percent-encode those.
+_URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\\": "%5C"}
+
+
+def teams_message(card: dict[str, Any]) -> dict[str, Any]:
+    """The Workflows webhook envelope around one Adaptive Card."""
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
+
+
+def message_size(message: Mapping[str, Any]) -> int:
+    """Bytes of the posted JSON as `json.dumps` writes it by default (what aiohttp and requests send).
+
+    The default escapes non-ASCII as \\uXXXX, so this is also an upper bound of any more compact form.
+    """
+    return len(json.dumps(message).encode("utf-8"))
+
+
+def notice_card(notice: Notice, subscription_name: str | None = None) -> dict[str, Any]:
+    """The card for one cluster; reasons beyond what fits in MAX_MESSAGE_BYTES are counted, not listed."""
+    finding = notice.finding
+    reasons = [_clip(reason, _MAX_REASON_CHARS) for reason in finding.reasons]
+
+    def build(shown: int) -> dict[str, Any]:
+        return _card(_notice_body(notice, subscription_name, reasons[:shown], len(reasons) - shown), _button(finding))
+
+    low, high = 0, len(reasons)  # binary search for the most reasons that fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if message_size(teams_message(build(middle))) <= MAX_MESSAGE_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    return build(low)
+
+
+def digest_messages(
+    notices: Sequence[Notice],
+    summary: Mapping[str, int],
+    scanned_at: datetime,
+    subscription_names: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """One scan's notices as Teams messages: new failures, then reminders, then resolutions.
+
+    Every message stays within MAX_MESSAGE_BYTES: items are packed in order into as many
+    parts as needed, and an item too large for a part of its own has its reasons shortened.
+    No notice is ever dropped.
+    """
+    ordered = sorted(notices, key=lambda notice: _digest_order(notice, subscription_names))
+    counts = {kind: sum(1 for notice in ordered if notice.kind is kind) for kind in NoticeKind}
+    need_action = summary.get("fail", 0) + summary.get("error", 0)
+    # Reserve the widest "part n of m" while packing; the real numbers are never longer.
+    widest = len(ordered) + 1
+    budget = MAX_MESSAGE_BYTES - message_size(_digest_message(need_action, scanned_at, (widest, widest), []))
+
+    parts: list[list[dict[str, Any]]] = [_summary_elements(summary, bool(ordered))]
+    used = _cost(parts[0])
+    section: NoticeKind | None = None
+    for notice in ordered:
+        item = _digest_item(notice, subscription_names)
+        same_section = notice.kind is section
+        block = item if same_section else [_section_heading(notice.kind, counts[notice.kind]), *item]
+        if used + _cost(block) > budget:
+            if same_section:
+                block = [_section_heading(notice.kind, None), *item]
+            parts.append([])
+            used = 0
+        parts[-1].extend(block)
+        used += _cost(block)
+        section = notice.kind
+
+    total = len(parts)
+    return [
+        _digest_message(need_action, scanned_at, (number, total) if total > 1 else None, elements)
+        for number, elements in enumerate(parts, start=1)
+    ]
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA_URL,
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _button(finding: Finding) -> list[dict[str, Any]]:
+    return [{"type": "Action.OpenUrl", "title": BUTTON_TITLE, "url": finding.portal_url}]
+
+
+def _notice_body(
+    notice: Notice, subscription_name: str | None, reasons: Sequence[str], hidden: int
+) -> list[dict[str, Any]]:
+    finding = notice.finding
+    subline = None
+    if notice.kind is NoticeKind.REMINDER and notice.first_failed_at is not None:
+        subline = f"Failing since {_when(notice.first_failed_at)}"
+    body = [
+        _header(_STYLE[notice.kind], _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
+        {"type": "FactSet", "facts": _facts(finding, subscription_name)},
+    ]
+    if finding.status is Status.ERROR:
+        body.append(_text(UNREADABLE, spacing="Medium"))
+    if reasons or hidden:
+        body.append(_text(_reasons_title(notice), weight="Bolder", spacing="Medium"))
+        body.extend(_text(f"• {_md(reason)}", spacing="Small") for reason in reasons)
+        if hidden:
+            body.append(_text(f"… and {hidden} more", isSubtle=True, spacing="Small"))
+    if finding.remediation is not None:
+        body.append(_text("Remediation", weight="Bolder", spacing="Medium"))
+        body.append(_text(_remediation_sentence(finding.remediation), spacing="Small"))
+    if notice.kind is not NoticeKind.RESOLVED:
+        body.append(_text("Why it matters", weight="Bolder", spacing="Medium"))
+        body.append(_text(WHY_IT_MATTERS, isSubtle=True, spacing="Small"))
+    return body
+
+
+def _headline(notice: Notice) -> str:
+    status = notice.finding.status
+    if notice.kind is NoticeKind.RESOLVED:
+        return "Resolved: the cluster is now exempt" if status is Status.EXEMPT else "Resolved: audit logs exported"
+    if notice.kind is NoticeKind.REMINDER:
+        return "Reminder: still cannot be checked" if status is Status.ERROR else "Reminder: still failing"
+    return "Cannot check audit logs" if status is Status.ERROR else "New failure: audit logs not exported"
+
+
+def _reasons_title(notice: Notice) -> str:
+    if notice.kind is NoticeKind.RESOLVED:
+        return "Now"
+    return "Why it could not be checked" if notice.finding.status is Status.ERROR else "Why it fails"
+
+
+def _facts(finding: Finding, subscription_name: str | None) -> list[dict[str, str]]:
+    facts = [("Status", f"**{finding.status}**"), ("Missing", _missing(finding))]
+    facts.append(("Subscription", _field(subscription_name or finding.subscription_id)))
+    if finding.resource_group:
+        facts.append(("Resource group", _field(finding.resource_group)))
+    if finding.location:
+        facts.append(("Location", _field(finding.location)))
+    return [{"title": title, "value": value} for title, value in facts]
+
+
+def _missing(finding: Finding) -> str:
+    if finding.missing_categories:
+        return _md(", ".join(finding.missing_categories))
+    return "unknown: settings not read" if finding.status is Status.ERROR else "nothing"
+
+
+def _remediation_sentence(remediation: Mapping[str, Any]) -> str:
+    """What was, or would be, changed (CONTRACT §7): the keys mode, action, setting, categories, result."""
+    action = str(remediation.get("action", ""))
+    setting = _md(str(remediation.get("setting", "")))
+    categories = _md(", ".join(str(category) for category in remediation.get("categories") or ()))
+    result = str(remediation.get("result", ""))
+    if result == "planned":
+        return f"Dry run: would {_md(action)} diagnostic setting {setting} to export {categories}. Nothing was changed."
+    if result == "applied":
+        done = _PAST_TENSE.get(action, action)
+        return f"Fixed: {_md(done)} diagnostic setting {setting} exporting {categories}, verified by reading it back."
+    if result == "failed":
+        return f"Remediation failed: could not {_md(action)} diagnostic setting {setting} for {categories}."
+    mode = _md(str(remediation.get("mode", "")))
+    return f"Remediation ({mode}): {_md(action)} diagnostic setting {setting} for {categories}: {_md(result)}."
+
+
+def _digest_message(
+    need_action: int, scanned_at: datetime, part: tuple[int, int] | None, elements: list[dict[str, Any]]
+) -> dict[str, Any]:
+    title = f"C-0254 audit-log scan: {need_action} {'needs' if need_action == 1 else 'need'} action"
+    if part is not None:
+        title += f" (part {part[0]} of {part[1]})"
+    style = "attention" if need_action else "good"
+    header = _header(style, None, title, f"Scanned {_when(scanned_at)}", size="Large")
+    return teams_message(_card([header, *elements], []))
+
+
+def _summary_elements(summary: Mapping[str, int], any_notice: bool) -> list[dict[str, Any]]:
+    facts = [{"title": _SUMMARY_LABELS.get(key, _md(key)), "value": str(value)} for key, value in summary.items()]
+    elements: list[dict[str, Any]] = [{"type": "FactSet", "facts": facts}]
+    if not any_notice:
+        elements.append(_text("No cluster started failing, is due a reminder or was fixed.", spacing="Medium"))
+    return elements
+
+
+def _section_heading(kind: NoticeKind, count: int | None) -> dict[str, Any]:
+    """`count` None means the section goes on from the previous part."""
+    suffix = "(continued)" if count is None else f"({count})"
+    return _text(
+        f"{_SECTION_TITLE[kind]} {suffix}", weight="Bolder", color=_STYLE[kind], spacing="Large", separator=True
+    )
+
+
+def _digest_item(notice: Notice, subscription_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A few lines naming the cluster with its portal link; reasons are cut short to keep parts few."""
+    finding = notice.finding
+    link = f"**[{_field(finding.name)}]({_link_target(finding.portal_url)})**"
+    where = [subscription_names.get(finding.subscription_id, finding.subscription_id)]
+    where += [value for value in (finding.resource_group, finding.location) if value]
+    place = " · ".join(_field(value) for value in where)
+    if notice.kind is NoticeKind.REMINDER and notice.first_failed_at is not None:
+        place += f" · failing since {_when(notice.first_failed_at)}"
+    detail = _md(_clip("; ".join(finding.reasons), _MAX_DIGEST_REASONS_CHARS)) or "no reason given"
+    if finding.remediation is not None:
+        detail = f"Remediation: {_remediation_sentence(finding.remediation)} {detail}"
+    return [
+        _text(f"{link} · {_status_phrase(finding, notice.kind)}", spacing="Medium"),
+        _text(place, isSubtle=True, size="Small", spacing="None"),
+        _text(detail, size="Small", spacing="None"),
+    ]
+
+
+def _status_phrase(finding: Finding, kind: NoticeKind) -> str:
+    if kind is NoticeKind.RESOLVED:
+        return "exempt now" if finding.status is Status.EXEMPT else "passes now"
+    if finding.status is Status.ERROR:
+        return "could not be checked"
+    return "missing " + _md(", ".join(finding.missing_categories)) if finding.missing_categories else "failing"
+
+
+def _digest_order(notice: Notice, subscription_names: Mapping[str, str]) -> tuple[int, int, str, str, str]:
+    finding = notice.finding
+    subscription = subscription_names.get(finding.subscription_id, finding.subscription_id)
+    return (
+        _KIND_ORDER[notice.kind],
+        finding.status is Status.ERROR,  # within a kind, failures before unreadable clusters
+        subscription.lower(),
+        finding.resource_group.lower(),
+        finding.name.lower(),
+    )
+
+
+def _header(style: str, kicker: str | None, title: str, subline: str | None, size: str) -> dict[str, Any]:
+    """The coloured band that says at a glance what happened, and to which cluster."""
+    items = [_text(CONTROL_LINE, size="Small", isSubtle=True)]
+    if kicker is not None:
+        items.append(_text(kicker, weight="Bolder", color=style, spacing="Small"))
+    items.append(_text(title, size=size, weight="Bolder", spacing="None"))
+    if subline is not None:
+        items.append(_text(subline, isSubtle=True, spacing="None"))
+    return {"type": "Container", "style": style, "bleed": True, "items": items}
+
+
+def _text(text: str, **properties: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **properties}
+
+
+def _cost(elements: Sequence[Mapping[str, Any]]) -> int:
+    """Bytes these elements add to a card body that already has an element: each plus ", "."""
+    return sum(len(json.dumps(element).encode("utf-8")) + 2 for element in elements)
+
+
+def _md(value: str) -> str:
+    """Text from Azure as markdown that displays literally (CommonMark backslash escapes).
+
+    Whitespace runs (newlines included) become one space first, so block syntax (lists,
+    headings, code blocks) can only start the text, where _LEADING_BLOCK escapes it.
+    """
+    text = _INLINE_SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    return _LEADING_BLOCK.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
+
+
+def _field(value: str) -> str:
+    """An identity field (name, resource group, location, subscription), escaped and bounded."""
+    return _md(_clip(value, _MAX_FIELD_CHARS))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def _link_target(url: str) -> str:
+    return "".join(_URL_UNSAFE.get(char, char) for char in url)
+
+
+def _when(moment: datetime) -> str:
+    """Minutes in UTC: every reader of a channel sees the same time (naive times are taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

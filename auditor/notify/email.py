@@ -1,0 +1,120 @@
+"""Notices by email over SMTP (Office 365, SendGrid, Azure Communication Services): HTML and plain text.
+
+smtplib is synchronous, so sending runs in a worker thread. STARTTLS (or implicit TLS on
+port 465) uses the same trust as every other connection (REQUESTS_CA_BUNDLE / SSL_CERT_FILE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import smtplib
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from auditor.azure.connection import ssl_context
+from auditor.notify.notices import Notice, NoticeKind
+from auditor.settings import SmtpSettings
+
+_TITLES = {NoticeKind.NEW: "New failure", NoticeKind.REMINDER: "Still failing", NoticeKind.RESOLVED: "Resolved"}
+_COLOURS = {NoticeKind.NEW: "#c50f1f", NoticeKind.REMINDER: "#bc4b09", NoticeKind.RESOLVED: "#107c10"}
+_WHY = (
+    "Without kube-audit and kube-audit-admin exported to a persistent store, changes to the cluster "
+    "(RBAC, secrets, workloads) leave no trace for incident response (CIS AKS 1.2.0, 2.1.1)."
+)
+
+
+def subject(notices: Sequence[Notice]) -> str:
+    failing = sum(1 for n in notices if n.kind is not NoticeKind.RESOLVED)
+    resolved = len(notices) - failing
+    parts = []
+    if failing:
+        parts.append(f"{failing} AKS cluster{'s' if failing != 1 else ''} need{'s' if failing == 1 else ''} action")
+    if resolved:
+        parts.append(f"{resolved} resolved")
+    return "C-0254 audit logs: " + ", ".join(parts)
+
+
+def compose(notices: Sequence[Notice], smtp: SmtpSettings, names: Mapping[str, str]) -> EmailMessage:
+    """One message for a run's notices; the text and HTML parts say the same thing."""
+    message = EmailMessage()
+    message["Subject"] = subject(notices)
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(smtp.recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=smtp.sender.split("@")[-1])
+    ordered = sorted(notices, key=lambda n: list(NoticeKind).index(n.kind))
+    message.set_content(_text(ordered, names))
+    message.add_alternative(_html(ordered, names), subtype="html")
+    return message
+
+
+def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
+    finding = notice.finding
+    subscription = names.get(finding.subscription_id, finding.subscription_id)
+    where = f"resource group {finding.resource_group or '-'}, subscription {subscription}"
+    if notice.kind is NoticeKind.RESOLVED:
+        what = f"now {finding.status}"
+    elif finding.missing_categories:
+        what = "missing " + ", ".join(finding.missing_categories)
+    else:
+        what = str(finding.status)
+    return where, what, "; ".join(finding.reasons)
+
+
+def _text(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
+    lines = [_WHY, ""]
+    for notice in notices:
+        where, what, reasons = _line(notice, names)
+        lines += [f"[{_TITLES[notice.kind]}] {notice.finding.name} ({where}): {what}"]
+        if notice.first_failed_at and notice.kind is NoticeKind.REMINDER:
+            lines.append(f"  failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC")
+        lines += [f"  {reasons}", f"  {notice.finding.portal_url}", ""]
+    return "\n".join(lines)
+
+
+def _html(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
+    rows = []
+    for notice in notices:
+        where, what, reasons = _line(notice, names)
+        since = (
+            f"<br><small>failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC</small>"
+            if notice.first_failed_at and notice.kind is NoticeKind.REMINDER
+            else ""
+        )
+        rows.append(
+            "<tr>"
+            f'<td style="color:{_COLOURS[notice.kind]};font-weight:600;white-space:nowrap">{_TITLES[notice.kind]}</td>'
+            f"<td><b>{html.escape(notice.finding.name)}</b><br><small>{html.escape(where)}</small>{since}</td>"
+            f"<td>{html.escape(what)}<br><small>{html.escape(reasons)}</small></td>"
+            f'<td><a href="{html.escape(notice.finding.portal_url, quote=True)}">Open diagnostic settings</a></td>'
+            "</tr>"
+        )
+    return (
+        '<!doctype html><html><body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px">'
+        f"<p>{html.escape(_WHY)}</p>"
+        '<table cellpadding="6" style="border-collapse:collapse">'
+        "<tr><th align=left>Change</th><th align=left>Cluster</th><th align=left>What</th><th></th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+
+
+async def send(message: EmailMessage, smtp: SmtpSettings, socket_timeout: float) -> None:
+    await asyncio.to_thread(_send, message, smtp, socket_timeout)
+
+
+def _send(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> None:
+    context = ssl_context()
+    client: smtplib.SMTP
+    if smtp.port == 465:
+        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    with client:
+        if smtp.starttls and smtp.port != 465:
+            client.starttls(context=context)
+        if smtp.username and smtp.password is not None:
+            client.login(smtp.username, smtp.password.reveal())
+        client.send_message(message)
