@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from auditor.model import Finding, Status
 from auditor.notify.notices import Notice, NoticeKind
@@ -60,8 +61,8 @@ _MAX_DIGEST_REASONS_CHARS = 500
 # Newlines are collapsed first, so block syntax can only start the text: escaped there.
 _INLINE_SPECIAL = re.compile(r"([\\`*_~\[\]<>&{}#|:])")
 _LEADING_BLOCK = re.compile(r"^([-+=])|^(\d+)([.)])")
-# A link destination ends at a space or an unbalanced parenthesis: percent-encode those.
-_URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\\": "%5C"}
+# A markdown link destination ends at whitespace or an unbalanced parenthesis: percent-encode.
+_URL_UNSAFE = frozenset("()<>\\")
 
 
 def teams_message(card: dict[str, Any]) -> dict[str, Any]:
@@ -109,8 +110,8 @@ def digest_messages(
     """One scan's notices as Teams messages: new failures, then reminders, then resolutions.
 
     Every message stays within MAX_MESSAGE_BYTES: items are packed in order into as many
-    parts as needed, and an item too large for a part of its own has its reasons shortened.
-    No notice is ever dropped.
+    parts as needed ("part 2 of 3"). No notice is ever dropped; an item's reasons are cut to
+    _MAX_DIGEST_REASONS_CHARS ("…"), so any single item fits a part with room to spare.
     """
     ordered = sorted(notices, key=lambda notice: _digest_order(notice, subscription_names))
     counts = {kind: sum(1 for notice in ordered if notice.kind is kind) for kind in NoticeKind}
@@ -156,7 +157,7 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
 
 
 def _button(finding: Finding) -> list[dict[str, Any]]:
-    return [{"type": "Action.OpenUrl", "title": BUTTON_TITLE, "url": finding.portal_url}]
+    return [{"type": "Action.OpenUrl", "title": BUTTON_TITLE, "url": finding.portal_url, "style": "positive"}]
 
 
 def _notice_body(
@@ -168,7 +169,7 @@ def _notice_body(
         subline = f"Failing since {_when(notice.first_failed_at)}"
     body = [
         _header(_STYLE[notice.kind], _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
-        {"type": "FactSet", "facts": _facts(finding, subscription_name)},
+        {"type": "FactSet", "facts": _facts(finding, subscription_name), "spacing": "Medium"},
     ]
     if finding.status is Status.ERROR:
         body.append(_text(UNREADABLE, spacing="Medium"))
@@ -214,7 +215,7 @@ def _facts(finding: Finding, subscription_name: str | None) -> list[dict[str, st
 def _missing(finding: Finding) -> str:
     if finding.missing_categories:
         return _md(", ".join(finding.missing_categories))
-    return "unknown: settings not read" if finding.status is Status.ERROR else "nothing"
+    return "unknown (settings not read)" if finding.status is Status.ERROR else "nothing"
 
 
 def _remediation_sentence(remediation: Mapping[str, Any]) -> str:
@@ -247,7 +248,7 @@ def _digest_message(
 
 def _summary_elements(summary: Mapping[str, int], any_notice: bool) -> list[dict[str, Any]]:
     facts = [{"title": _SUMMARY_LABELS.get(key, _md(key)), "value": str(value)} for key, value in summary.items()]
-    elements: list[dict[str, Any]] = [{"type": "FactSet", "facts": facts}]
+    elements: list[dict[str, Any]] = [{"type": "FactSet", "facts": facts, "spacing": "Medium"}]
     if not any_notice:
         elements.append(_text("No cluster started failing, is due a reminder or was fixed.", spacing="Medium"))
     return elements
@@ -340,7 +341,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _link_target(url: str) -> str:
-    return "".join(_URL_UNSAFE.get(char, char) for char in url)
+    return "".join(quote(char, safe="") if char.isspace() or char in _URL_UNSAFE else char for char in url)
 
 
 def _when(moment: datetime) -> str:
