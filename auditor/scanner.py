@@ -20,6 +20,7 @@ from auditor.azure.connection import ArmConnection, call_budget
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import SubscriptionInfo, iter_clusters, list_subscriptions
+from auditor.azure.remediator import Remediator
 from auditor.model import Cluster, Finding
 from auditor.settings import Settings
 
@@ -44,6 +45,7 @@ class Judge:
         self._policy = settings.policy()
         self._today = today
         self._groups = CategoryGroupCache()
+        self._remediator = Remediator(settings, connection, today) if settings.remediation.enabled else None
 
     async def judge(self, cluster: Cluster, raise_transient: bool = False) -> Finding:
         """A finding, `error` when the settings cannot be read.
@@ -66,7 +68,10 @@ class Judge:
             except Exception as exc:  # the rule turns a decisive unknown group into `error`
                 if raise_transient and is_transient(exc):
                     raise
-        return rule.evaluate(cluster, settings, groups, self._policy, self._today)
+        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today)
+        if self._remediator is not None:
+            finding = await self._remediator.remediate(cluster, finding, settings, groups)
+        return finding
 
 
 class Scanner:

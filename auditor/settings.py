@@ -96,6 +96,24 @@ class NotificationSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RemediationSettings:
+    """CONTRACT §7: off by default; a target workspace is required otherwise."""
+
+    mode: str = "off"  # off | dry-run | apply
+    workspace_id: str = ""
+    setting_name: str = "aks-audit-logs"
+    subscriptions: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    @property
+    def writes(self) -> bool:
+        return self.mode == "apply"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     required_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     accepted_destinations: frozenset[Destination] = DEFAULT_DESTINATIONS
@@ -110,6 +128,7 @@ class Settings:
     create_grace_seconds: int = 900
     fanout_min_subscriptions: int = 20
     notifications: NotificationSettings = NotificationSettings()
+    remediation: RemediationSettings = RemediationSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -131,7 +150,7 @@ class Settings:
             if audience_raw
             else (endpoint if endpoint_override else cloud.audience)
         )
-        return cls(
+        settings = cls(
             required_categories=_categories(get("AUDITOR_REQUIRED_CATEGORIES")),
             accepted_destinations=_destinations(get("AUDITOR_ACCEPTED_DESTINATIONS")),
             allowed_workspaces=_workspaces(get("AUDITOR_ALLOWED_WORKSPACES")),
@@ -154,7 +173,10 @@ class Settings:
                 )
             ),
             notifications=_notifications(get),
+            remediation=_remediation(get),
         )
+        _check_remediation_target(settings)
+        return settings
 
     def policy(self) -> Policy:
         return Policy(
@@ -326,3 +348,39 @@ def _smtp(get: Callable[[str], str | None]) -> SmtpSettings | None:
         sender=sender,
         recipients=recipients,
     )
+
+
+_SETTING_NAME = re.compile(r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,127}$")
+
+
+def _remediation(get: Callable[[str], str | None]) -> RemediationSettings:
+    mode = (get("AUDITOR_REMEDIATION_MODE") or "off").lower()
+    if mode not in {"off", "dry-run", "apply"}:
+        raise ConfigError(f"AUDITOR_REMEDIATION_MODE={mode!r} is not one of off, dry-run, apply")
+    workspace = get("AUDITOR_REMEDIATION_WORKSPACE_ID") or ""
+    name = get("AUDITOR_REMEDIATION_SETTING_NAME") or "aks-audit-logs"
+    if not _SETTING_NAME.match(name):
+        raise ConfigError(f"AUDITOR_REMEDIATION_SETTING_NAME={name!r} is not a diagnostic-setting name")
+    if mode != "off" and not workspace:
+        raise ConfigError(f"AUDITOR_REMEDIATION_MODE={mode} needs AUDITOR_REMEDIATION_WORKSPACE_ID")
+    if workspace and not _WORKSPACE_ID.match(workspace):
+        raise ConfigError(
+            f"AUDITOR_REMEDIATION_WORKSPACE_ID={workspace!r} is not a Log Analytics workspace resource ID "
+            "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>)"
+        )
+    subscriptions = parse_subscriptions(
+        "AUDITOR_REMEDIATION_SUBSCRIPTIONS", _split(get("AUDITOR_REMEDIATION_SUBSCRIPTIONS"))
+    )
+    return RemediationSettings(mode, workspace, name, subscriptions)
+
+
+def _check_remediation_target(settings: Settings) -> None:
+    """A remediation that cannot make a cluster pass is refused at start-up, not discovered per cluster."""
+    remediation = settings.remediation
+    if not remediation.enabled:
+        return
+    if Destination.WORKSPACE not in settings.accepted_destinations:
+        raise ConfigError("remediation sends to a workspace, but AUDITOR_ACCEPTED_DESTINATIONS does not accept one")
+    allowed = {resource_key(ws) for ws in settings.allowed_workspaces}
+    if allowed and resource_key(remediation.workspace_id) not in allowed:
+        raise ConfigError("AUDITOR_REMEDIATION_WORKSPACE_ID is not one of AUDITOR_ALLOWED_WORKSPACES")

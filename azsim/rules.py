@@ -45,6 +45,9 @@ def check_put(name: str, properties: Any, existing: Mapping[str, tuple[str, dict
                 raise SettingRejected(f"Category group '{group}' is not supported.")
         else:
             raise SettingRejected("Each log setting needs a 'category' or a 'categoryGroup'.")
+    if any(entry.get("category") for entry in logs) and any(entry.get("categoryGroup") for entry in logs):
+        # Real ARM refuses this (azure-rest-api-specs issue 22719).
+        raise SettingRejected("Diagnostic setting does not support mix of log category and log category group.")
     for entry in metrics:
         if str(entry.get("category", "")).lower() not in METRIC_CATEGORIES:
             raise SettingRejected(f"Category '{entry.get('category')}' is not supported.")

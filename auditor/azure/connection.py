@@ -71,12 +71,11 @@ class ArmConnection:
         self,
         settings: Settings,
         credential: AsyncTokenCredential | None = None,
-        read_only: bool = True,
     ) -> None:
         self._settings = settings
         self._credential = credential
         self._owns_credential = credential is None
-        self._read_only = read_only
+        self._read_only = not settings.remediation.writes  # only `apply` may ever write
         self.pacer = ReadPacer(low_water=settings.max_concurrency + 8)
         self._session: aiohttp.ClientSession | None = None
         self._clients: list[Any] = []

@@ -27,9 +27,12 @@ class ScanResult:
         return Counter(finding.status for finding in self.findings)
 
     def failing(self) -> bool:
-        """Exit 1 territory: a fail (not remediated) or an error."""
-        counts = self.counts()
-        return counts[Status.FAIL] > 0 or counts[Status.ERROR] > 0
+        """Exit 1 territory: a fail that was not remediated (applied and verified), or an error."""
+        return any(
+            finding.status is Status.ERROR
+            or (finding.status is Status.FAIL and (finding.remediation or {}).get("result") != "applied")
+            for finding in self.findings
+        )
 
     def summary(self) -> dict[str, int]:
         counts = self.counts()

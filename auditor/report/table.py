@@ -45,6 +45,18 @@ def _line(cells: tuple[str, ...], widths: list[int], width: int | None) -> str:
 
 
 def detail(finding: Finding) -> str:
+    text = _verdict(finding)
+    fix = finding.remediation
+    if fix:
+        what = f"{fix.get('action')} {fix.get('setting')}" if fix.get("action") != "none" else ""
+        note = f": {fix['reason']}" if fix.get("reason") else ""
+        text += f" [remediation {fix.get('mode')}: {fix.get('result')} {what}{note}]".replace(" ]", "]").replace(
+            "  ", " "
+        )
+    return text
+
+
+def _verdict(finding: Finding) -> str:
     if finding.status is Status.FAIL:
         first = next((r for r in finding.reasons if "not exported" in r or "no diagnostic" in r), finding.reasons[0])
         return f"missing {', '.join(finding.missing_categories)}: {first}"
