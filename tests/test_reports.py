@@ -634,11 +634,12 @@ def test_html_stays_usable_with_ten_thousand_findings(browser: Browser, tmp_path
         return performance.now() - started;
     }"""
     )
-    assert sort_ms < 1000
+    assert sort_ms < 2000, "sorting 10,000 rows should take a fraction of a second"
     assert column(page, 2)[:2] == ["aks-00000", "aks-00001"]
     assert visible_rows(page) == PAGE_SIZE
     expect(page.locator("#shown")).to_have_text("10,000 of 10,000 findings · first 250 shown")
     page.get_by_role("button", name="Show more").click()
+    expect(page.locator("#shown")).to_have_text("10,000 of 10,000 findings · first 500 shown")
     assert visible_rows(page) == 2 * PAGE_SIZE
     page.get_by_label("Filter findings by text").fill("aks-0999")
     expect(page.locator("#shown")).to_have_text("10 of 10,000 findings")

@@ -1,16 +1,18 @@
 """The remediation executor (CONTRACT §7): carries out a plan with the v2021_05_01_preview client.
 
 `dry-run` records the plan and writes nothing. `apply` writes the one setting the plan names
-(rewriting an existing setting only to enable categories: the SDK model read from ARM is
+(rewriting an existing setting only to enable categories: the JSON read from ARM is
 changed in its `logs` and nothing else), then reads the cluster's settings back and judges
 them again; the finding says `applied` only when the categories are really exported now.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 
@@ -24,6 +26,18 @@ from auditor.rule import CategoryGroups
 from auditor.settings import Settings
 
 DESTINATION_TYPE = "Dedicated"  # resource-specific tables AKSAudit / AKSAuditAdmin
+
+
+def enable(logs: list[dict[str, Any]], categories: Sequence[str]) -> list[dict[str, Any]]:
+    """Turn each category on: flip its entry's `enabled` (nothing else in it), or add an entry."""
+    updated = [dict(entry) for entry in logs]
+    for category in categories:
+        entry = next((e for e in updated if str(e.get("category") or "").lower() == category), None)
+        if entry is None:
+            updated.append({"category": category, "enabled": True})
+        else:
+            entry["enabled"] = True
+    return updated
 
 
 class Remediator:
@@ -60,22 +74,19 @@ class Remediator:
         operations = self._connection.monitor().diagnostic_settings
         uri = cluster.resource_id.strip("/")
         if planned.action is Action.CREATE:
-            resource = DiagnosticSettingsResource(
+            body: Any = DiagnosticSettingsResource(
                 workspace_id=self._target.workspace_id,
                 logs=[LogSettings(category=category, enabled=True) for category in planned.categories],
                 log_analytics_destination_type=DESTINATION_TYPE,
             )
         else:
-            resource = await operations.get(uri, planned.setting)
-            logs = list(resource.logs or [])
-            for category in planned.categories:
-                entry = next((e for e in logs if e.category and e.category.lower() == category), None)
-                if entry is None:
-                    logs.append(LogSettings(category=category, enabled=True))
-                else:
-                    entry.enabled = True
-            resource.logs = logs
-        await operations.create_or_update(uri, planned.setting, resource)
+            # The setting as ARM holds it, as raw JSON: a round trip through the SDK model would drop
+            # what the model does not know (and nulls), and the rule is to change nothing but `logs`.
+            raw: Any = await operations.get(uri, planned.setting, cls=lambda response, _model, _headers: response)
+            properties = json.loads(raw.http_response.text())["properties"]
+            properties["logs"] = enable(properties.get("logs") or [], planned.categories)
+            body = json.dumps({"properties": properties}).encode()  # bytes: the SDK sends them as they are
+        await operations.create_or_update(uri, planned.setting, body)
 
     async def _verify(self, cluster: Cluster, planned: Plan, groups: CategoryGroups | None) -> dict[str, object]:
         try:

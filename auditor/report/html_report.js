@@ -88,7 +88,9 @@
       update();
     }
 
+    let pending = 0; // a debounced refilter, made moot by any other refilter
     function refilter() {
+      window.clearTimeout(pending);
       limit = page;
       update();
     }
@@ -99,7 +101,6 @@
         button.addEventListener("click", function () { sortBy(index); });
       }
     });
-    let pending = 0;
     filterText.addEventListener("input", function () {
       window.clearTimeout(pending);
       pending = window.setTimeout(refilter, rows.length > 2000 ? 150 : 0);
