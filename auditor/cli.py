@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -24,6 +26,10 @@ from auditor.notify.dispatch import Delivery
 from auditor.pipeline import ScanFailed, run_scan
 from auditor.progress import Progress
 from auditor.reactions import Reactor
+from auditor.report.csv_report import render_csv
+from auditor.report.document import ScanResult
+from auditor.report.html import render_html
+from auditor.report.sarif import render_sarif
 from auditor.report.table import COLOURS, detail, render_table
 from auditor.scanner import Scope
 from auditor.settings import ConfigError, Settings, parse_subscriptions
@@ -31,6 +37,7 @@ from auditor.storage import StorageTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 OUTPUTS = ("table", "json")
+SCAN_OUTPUTS = ("table", "json", "csv", "sarif", "html")
 
 
 class UsageError(Exception):
@@ -47,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log Azure SDK activity to stderr")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     scan = commands.add_parser("scan", help="scan every visible AKS cluster and report findings")
-    scan.add_argument("--output", "-o", choices=OUTPUTS, default="table", help="output format (default: table)")
+    scan.add_argument("--output", "-o", choices=SCAN_OUTPUTS, default="table", help="output format (default: table)")
+    scan.add_argument("--out", metavar="FILE", help="write the output to FILE (whole or not at all) instead of stdout")
     scan.add_argument(
         "--subscription",
         action="append",
@@ -87,7 +95,7 @@ def main(
             settings = dataclasses.replace(
                 settings, subscriptions=parse_subscriptions("--subscription", args.subscription)
             )
-        return asyncio.run(scan_command(settings, args.output, out, err))
+        return asyncio.run(scan_command(settings, args.output, out, err, args.out))
     except (UsageError, ConfigError, MalformedEvent) as exc:
         print(f"auditor: {exc}", file=err)
         return EXIT_USAGE
@@ -99,8 +107,10 @@ def main(
         return 130
 
 
-async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO) -> int:
-    progress = Progress(err, enabled=err.isatty() and output == "table")
+async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO, path: str | None = None) -> int:
+    if path is not None:
+        _check_writable(path)
+    progress = Progress(err, enabled=err.isatty() and (output == "table" or path is not None))
 
     def show(finding: Finding, scope: Scope) -> None:
         progress.update(finding, scope.listed, len(scope.scanned))
@@ -109,17 +119,53 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
         outcome = await run_scan(settings, StorageTarget.from_env(os.environ), on_finding=show)
     finally:
         progress.close()
-    if output == "json":
-        json.dump(outcome.result.to_json(), out, indent=2)
-        out.write("\n")
+    text = render(output, outcome.result, outcome.subscription_names, out if path is None else None)
+    if path is None:
+        out.write(text)
     else:
-        width = shutil.get_terminal_size().columns if out.isatty() else None
-        out.write(render_table(outcome.result, outcome.subscription_names, colour=_colour(out), width=width))
+        _write_whole(path, text)
+        print(f"auditor: wrote {output} report to {path}", file=err)
     delivered = _delivery_line(outcome.delivery)
     if delivered:
         print(f"auditor: {delivered}", file=err)
     failing = outcome.result.failing() or bool(outcome.delivery.errors)
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def render(output: str, result: ScanResult, names: dict[str, str], terminal: TextIO | None) -> str:
+    """The scan in one of the CONTRACT §3 formats; `terminal` (when writing to one) enables colour and width."""
+    if output == "json":
+        return json.dumps(result.to_json(), indent=2) + "\n"
+    if output == "csv":
+        return render_csv(result, names)
+    if output == "sarif":
+        return json.dumps(render_sarif(result), indent=2) + "\n"
+    if output == "html":
+        return render_html(result, names)
+    colour = terminal is not None and _colour(terminal)
+    width = shutil.get_terminal_size().columns if terminal is not None and terminal.isatty() else None
+    return render_table(result, names, colour=colour, width=width)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse a bad --out before scanning (exit 2), not after."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise UsageError(f"--out {path}: directory {directory} does not exist or is not writable")
+
+
+def _write_whole(path: str, text: str) -> None:
+    """Write to a temporary file beside the target and rename it: a report is never half written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".auditor-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _delivery_line(delivery: Delivery) -> str:

@@ -2,19 +2,24 @@
 
 The simulation (package `azsim`) is a development dependency, never deployed: the demo
 starts it, points the real SDK clients and a real managed-identity credential at it, and
-runs the same scan a real tenant gets.
+runs the same scan a real tenant gets, then the event path and remediation. Findings go to
+the simulation's Event Grid topic and Teams webhook; the HTML report and the Teams message
+land in ./demo-output/.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from auditor.settings import ConfigError, Settings
+from auditor.pipeline import run_scan
+from auditor.settings import ConfigError, NotificationSettings, RemediationSettings, Settings
 
 if TYPE_CHECKING:
     from azsim import SimCluster, Tenant
@@ -29,11 +34,21 @@ kube-audit-admin must reach a persistent store (workspace, storage account or pa
 $ python -m auditor scan
 """
 
-_EVENTS = """
+_DELIVERED = """
 Exit code of that scan: {code} (0 = nothing failing, 1 = a fail or an error).
+Findings out: the simulated Event Grid topic received {events} CloudEvents (one per cluster) and the
+simulated Teams webhook {cards} Adaptive Card message(s). Written for you to open:
+  {html}   (the HTML report: python -m auditor scan --output html --out report.html)
+  {card}   (the Teams message as posted)
+"""
 
+_EVENTS = """
 Reacting to changes, as the Event Grid-triggered function does (handle-event runs the same code;
 the creation grace period is 0 here, {grace} s by default):
+"""
+
+_REMEDIATION = """
+Remediation (off by default). First AUDITOR_REMEDIATION_MODE=dry-run, which writes nothing:
 """
 
 _OUTRO = """
@@ -63,27 +78,69 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
         from azsim.samples import demo_tenant
     except ImportError:
         raise ConfigError("the demo needs the development install: pip install -r requirements-dev.txt") from None
-    from auditor.cli import handle_events_command, scan_command
+    from auditor.cli import handle_events_command, render
 
     tenant = demo_tenant()
     clusters = sum(len(sub.clusters) for sub in tenant.subscriptions)
     with ArmSimulator(tenant, latency=latency) as sim:
-        env = {**sim.env(), "REQUESTS_CA_BUNDLE": sim.ca_file}
+        env = {
+            **sim.env(),
+            "REQUESTS_CA_BUNDLE": sim.ca_file,
+            "AUDITOR_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+            "AUDITOR_TEAMS_WEBHOOK_URL": sim.teams_url,
+            "AUDITOR_EVENTGRID_TOPIC_ENDPOINT": sim.eventgrid_endpoint,
+            "AUDITOR_EVENTGRID_TOPIC_KEY": sim.sinks.eventgrid_key,
+        }
         with _environment(env):
             out.write(_INTRO.format(subscriptions=len(tenant.subscriptions), clusters=clusters, latency=latency * 1000))
             out.flush()
             settings = Settings.from_env(os.environ)
-            code = asyncio.run(scan_command(settings, "table", out, out))
-            out.write(_EVENTS.format(code=code, grace=settings.create_grace_seconds))
+            outcome = asyncio.run(run_scan(settings))
+            out.write(render("table", outcome.result, outcome.subscription_names, None))
+            _OUTPUT.mkdir(exist_ok=True)
+            html, card = _OUTPUT / "report.html", _OUTPUT / "teams-message.json"
+            html.write_text(render("html", outcome.result, outcome.subscription_names, None), encoding="utf-8")
+            card.write_text(json.dumps(sim.sinks.teams_posts[0], indent=2) + "\n", encoding="utf-8")
+            code = 1 if outcome.result.failing() else 0
+            events, cards = len(sim.sinks.eventgrid_events), len(sim.sinks.teams_posts)
+            out.write(_DELIVERED.format(code=code, events=events, cards=cards, html=html, card=card))
+            out.write(_EVENTS.format(grace=settings.create_grace_seconds))
             reacting = replace(settings, create_grace_seconds=0)
             for step, change in _changes(tenant):
                 out.write("\n" + step + "\n")
                 out.flush()
                 asyncio.run(handle_events_command(reacting, [change()], "table", out))
+            _remediate(settings, out)
             out.write(_OUTRO)
     return 0
 
 
+def _remediate(settings: Settings, out: TextIO) -> None:
+    """Dry-run, apply, then a read-only re-scan: the loop CONTRACT §7 promises."""
+    from azsim.samples import WORKSPACE
+
+    out.write(_REMEDIATION)
+    quiet = replace(settings, notifications=NotificationSettings())
+    for mode in ("dry-run", "apply"):
+        if mode == "apply":
+            out.write("\nThen AUDITOR_REMEDIATION_MODE=apply, which writes, reads back and verifies:\n")
+        remediating = replace(quiet, remediation=RemediationSettings(mode, WORKSPACE))
+        outcome = asyncio.run(run_scan(remediating))
+        for finding in sorted(outcome.result.findings, key=lambda f: f.name):
+            fix = finding.remediation
+            if fix:
+                what = f"{fix['action']} setting {fix['setting']}" if fix["action"] != "none" else "no change"
+                why = f" ({fix['reason']})" if fix.get("reason") else ""
+                categories = ", ".join(fix["categories"])
+                out.write(f"  {finding.name}: {fix['result']}: {what} to enable {categories}{why}\n")
+    after = asyncio.run(run_scan(quiet)).result.summary()
+    out.write(
+        f"\nRead-only re-scan: {after['pass']} pass, {after['fail']} fail, {after['exempt']} exempt, "
+        f"{after['error']} error (the error is the cluster the identity may not read; exempt ones are left alone)\n"
+    )
+
+
+_OUTPUT = Path("demo-output")
 _NEW_CLUSTER = "aks-newapp-prod-weu"
 _DRIFTED = "aks-payments-prod-weu"
 

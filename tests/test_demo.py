@@ -1,22 +1,30 @@
-"""`python -m auditor demo`: the scan and the reaction path on the simulated tenant."""
+"""`python -m auditor demo`: scan, findings out, the reaction path and remediation, on the simulated tenant."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from auditor.cli import main
 
 
-def test_demo_scans_then_catches_a_new_cluster_and_a_drift():
+def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     assert main(["demo"], stdout=out, stderr=io.StringIO()) == 0
     text = out.getvalue()
     assert "13 clusters in 3 subscriptions: 4 pass, 6 fail, 2 exempt, 1 error" in text
+    assert "the simulated Event Grid topic received 13 CloudEvents" in text
     steps = re.findall(r"^  (FAIL|PASS) (\S+):", text, flags=re.MULTILINE)
     assert steps == [
         ("FAIL", "aks-newapp-prod-weu"),
         ("PASS", "aks-newapp-prod-weu"),
         ("FAIL", "aks-payments-prod-weu"),
     ]
-    assert "checked: fail (diagnostic setting deleted)" in text
+    assert text.count(": planned: ") == text.count(": applied: ") == 7
+    assert "Read-only re-scan: 11 pass, 0 fail, 2 exempt, 1 error" in text
+    report = (tmp_path / "demo-output" / "report.html").read_text()
+    assert "aks-orders-prod-weu" in report
+    message = json.loads((tmp_path / "demo-output" / "teams-message.json").read_text())
+    assert message["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -339,3 +341,30 @@ def test_unreachable_identity_endpoint_is_one_clear_configuration_error(simulate
     assert (code, out) == (2, "")
     assert err.startswith("auditor: could not authenticate to Azure (")
     assert err.count("\n") == 1
+
+
+def test_csv_sarif_and_html_outputs(simulate, tmp_path):
+    simulate(demo_tenant())
+    code, out, _ = run_cli("scan", "--output", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 1
+    assert len(rows) == 13
+    assert rows[0]["status"] == "fail"
+    _, out, _ = run_cli("scan", "--output", "sarif")
+    sarif = json.loads(out)
+    assert sarif["version"] == "2.1.0"
+    assert len(sarif["runs"][0]["results"]) == 7  # 6 fail + 1 error
+    report = tmp_path / "report.html"
+    code, out, err = run_cli("scan", "--output", "html", "--out", str(report))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"auditor: wrote html report to {report}")
+    assert report.read_text().lstrip().lower().startswith("<!doctype html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left behind
+
+
+def test_out_into_a_missing_directory_is_refused_before_scanning(simulate):
+    sim = simulate(demo_tenant())
+    code, out, err = run_cli("scan", "--output", "html", "--out", "/nonexistent/dir/report.html")
+    assert (code, out) == (2, "")
+    assert "does not exist or is not writable" in err
+    assert sim.requests == []
