@@ -18,6 +18,17 @@ from azsim.azurite import AzuriteUnavailable
 from azsim.azurite import azurite as run_azurite
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by scripts/bootstrap --with-test-tools
+# As root, without a screen, on a machine whose network is closed: no sandbox, no GPU, no background traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WORKSPACE = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
     "/providers/Microsoft.OperationalInsights/workspaces/la-security"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft6Validator
@@ -34,17 +35,6 @@ SCHEMA = json.loads((ROOT / "tests/fixtures/adaptive-card-schema-1.4.json").read
 HARNESS = ROOT / "tests/render/harness.html"
 HOST_CONFIG = json.loads((ROOT / "tests/render/host-config.json").read_text())
 RENDERER = ROOT / "node_modules/adaptivecards/dist/adaptivecards.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NAMES = {SUB: "Contoso Production"}

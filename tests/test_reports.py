@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
@@ -35,16 +36,6 @@ from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 PROD = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 STAGING = "5c2a9d3e-7f41-4b8e-9a06-2d7e3c1b8f52"
