@@ -21,6 +21,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
+from auditor.azure.credentials import default_credential
 from auditor.settings import ConfigError
 
 PREFIX = "AzureWebJobsStorage"
@@ -69,13 +70,7 @@ class Storage:
 
     async def __aenter__(self) -> Storage:
         if not self._target.connection_string:
-            from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-            self._credential = (
-                ManagedIdentityCredential(client_id=self._target.client_id)
-                if self._target.client_id
-                else DefaultAzureCredential()
-            )
+            self._credential = default_credential(client_id=self._target.client_id or None)
         return self
 
     async def __aexit__(
@@ -85,7 +80,7 @@ class Storage:
             await client.close()
         self._clients.clear()
         if self._credential is not None:
-            await self._credential.close()  # type: ignore[attr-defined]
+            await self._credential.close()
 
     def queue(self, name: str) -> QueueClient:
         encode = TextBase64EncodePolicy()

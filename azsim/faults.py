@@ -31,7 +31,8 @@ class Fault:
     Exactly one behaviour applies, in this order: `hang` (never answer; released when the simulator stops),
     `reset` (drop the connection without a response), `status` (an ARM error body; a 429 always carries
     Retry-After, other statuses only when `retry_after` is set). `method` None matches any method. `times`
-    None fires forever, else that many times. `probability` < 1 fires at random (`seed` makes it repeatable).
+    None fires forever, else that many times; `after` lets that many matching requests through first.
+    `probability` < 1 fires at random (`seed` makes it repeatable).
     `fired` counts the requests it answered.
     """
 
@@ -44,7 +45,9 @@ class Fault:
     probability: float = 1.0
     retry_after: float | None = None
     seed: int | None = None
+    after: int = 0  # let this many matching requests through first (e.g. fail the second page of a list)
     fired: int = field(default=0, init=False)
+    _passed: int = field(default=0, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _random: random.Random = field(init=False, repr=False, compare=False)
 
@@ -61,6 +64,9 @@ class Fault:
         if self.method is not None and self.method.upper() != method:
             return False
         if not self._pattern.search(path):
+            return False
+        if self._passed < self.after:
+            self._passed += 1
             return False
         if self.probability < 1.0 and self._random.random() >= self.probability:
             return False

@@ -25,6 +25,7 @@ def drive(bucket: int, refill: float, reads: int, low_water: int = 40) -> tuple[
     done = 0
     while done < reads:
         clock.now += pacer.delay(SUB)
+        pacer.sent(SUB)
         tokens = min(bucket, tokens + (clock.now - last) * refill)
         last = clock.now
         if tokens >= 1:
@@ -48,9 +49,12 @@ def test_no_pacing_while_tokens_are_plentiful():
 
 def test_reads_in_flight_count_against_the_remaining_tokens():
     pacer = ReadPacer(low_water=10, clock=FakeClock())
-    pacer.delay(SUB)
+    pacer.sent(SUB)
     pacer.observe(SUB, 30)
-    waits = [pacer.delay(SUB) for _ in range(25)]  # 25 reads sent, none answered yet
+    waits = []
+    for _ in range(25):  # 25 reads sent, none answered yet
+        waits.append(pacer.delay(SUB))
+        pacer.sent(SUB)
     assert waits[:20] == [0.0] * 20  # 30 - in flight stays above 10
     assert all(wait > 0 for wait in waits[21:])
 

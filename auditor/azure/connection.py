@@ -23,6 +23,7 @@ from azure.mgmt.containerservice.aio import ContainerServiceClient
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 
+from auditor.azure.credentials import default_credential
 from auditor.azure.pacing import PacingPolicy, ReadPacer
 from auditor.settings import Settings
 
@@ -46,6 +47,18 @@ class ReadOnlyPolicy(AsyncHTTPPolicy[Any, Any]):
         if method not in {"GET", "HEAD"}:
             raise WriteBlockedError(f"refused to send {method} {request.http_request.url}: the auditor is read-only")
         return await self.next.send(request)
+
+
+class ExpiredTokenPolicy(AsyncHTTPPolicy[Any, Any]):
+    """Send once more when ARM says the token expired in flight (it raced its expiry): the
+    authentication policy behind this one then fetches a fresh token. Any other 401 stands."""
+
+    async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        response = await self.next.send(request)
+        challenge = response.http_response.headers.get("WWW-Authenticate", "")
+        if response.http_response.status_code == 401 and 'error="invalid_token"' in challenge:
+            response = await self.next.send(request)
+        return response
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -85,9 +98,7 @@ class ArmConnection:
 
     async def __aenter__(self) -> ArmConnection:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential(authority=self._settings.cloud.authority_host)
+            self._credential = default_credential(authority=self._settings.cloud.authority_host)
         connector = aiohttp.TCPConnector(
             ssl=ssl_context(), limit=self._settings.max_concurrency + 16, ttl_dns_cache=300, enable_cleanup_closed=True
         )
@@ -105,7 +116,7 @@ class ArmConnection:
             await self._session.close()
             self._session = None
         if self._owns_credential and self._credential is not None:
-            await self._credential.close()  # type: ignore[attr-defined]
+            await self._credential.close()
             self._credential = None
 
     async def check_credential(self) -> None:
@@ -139,6 +150,7 @@ class ArmConnection:
             "retry_backoff_factor": _BACKOFF_FACTOR,
             "retry_backoff_max": _BACKOFF_MAX,
             "timeout": call_budget(self._settings),
+            "per_call_policies": [ExpiredTokenPolicy()],
             "per_retry_policies": guards,
         }
 

@@ -13,6 +13,7 @@ from azure.core.exceptions import (
 )
 
 from auditor.azure.connection import RETRIES
+from auditor.azure.credentials import TokenUnavailable
 
 _MAX_DETAIL = 240
 
@@ -21,7 +22,9 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
     """Why a read failed, on one line, with what to do about it where that is clear."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
         return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
-    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+    if isinstance(exc, TokenUnavailable) or (
+        isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None
+    ):
         return f"could not get a token: {first_line(exc)}"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code

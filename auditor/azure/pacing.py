@@ -52,12 +52,8 @@ class ReadPacer:
         self._buckets: dict[str, _Bucket] = {}
 
     def delay(self, subscription_id: str) -> float:
-        """Seconds to wait before the next read of this subscription (0 while tokens are plentiful).
-
-        Counts the read as in flight until `observe` or `abandon` is called for it.
-        """
+        """Seconds to wait before the next read of this subscription (0 while tokens are plentiful)."""
         bucket = self._buckets.setdefault(subscription_id, _Bucket())
-        bucket.in_flight += 1
         if bucket.remaining is None:
             return 0.0
         available = bucket.remaining - bucket.in_flight
@@ -86,6 +82,10 @@ class ReadPacer:
                 measured = (remaining - bucket.anchor_remaining + bucket.spent) / elapsed
                 bucket.refill = max(1.0, measured)
         bucket.remaining = remaining
+
+    def sent(self, subscription_id: str) -> None:
+        """A read left for ARM: in flight until `observe` or `abandon` (it will take a token)."""
+        self._buckets.setdefault(subscription_id, _Bucket()).in_flight += 1
 
     def abandon(self, subscription_id: str) -> None:
         """A read ended without a remaining-reads header (a transport error, say)."""
@@ -116,10 +116,11 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
         if subscription is None:
             return await self.next.send(request)
         wait = self._pacer.delay(subscription)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._pacer.sent(subscription)
         observed = False
         try:
-            if wait > 0:
-                await asyncio.sleep(wait)
             response = await self.next.send(request)
             header = response.http_response.headers.get(REMAINING_READS)
             if header is not None and header.strip().isdigit():

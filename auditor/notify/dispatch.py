@@ -23,6 +23,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AioHttpTransport
 
 from auditor.azure.connection import ssl_context
+from auditor.azure.credentials import default_credential
 from auditor.model import Finding
 from auditor.notify import email
 from auditor.notify.cards import digest_messages, notice_card, teams_message
@@ -95,9 +96,9 @@ class Notifier:
     async def _eventgrid_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
         if self._config.eventgrid_key is not None:
             return AzureKeyCredential(self._config.eventgrid_key.reveal())
-        from azure.identity.aio import DefaultAzureCredential
-
-        return await self._resources.enter_async_context(DefaultAzureCredential())
+        credential = default_credential()
+        self._resources.push_async_callback(credential.close)  # type: ignore[attr-defined]
+        return credential
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

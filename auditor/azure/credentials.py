@@ -1,0 +1,82 @@
+"""The one way the auditor gets Azure credentials: DefaultAzureCredential, bounded and failing fast.
+
+azure-identity retries a failing managed-identity endpoint ten times with backoff up to two
+minutes per token request; a scan asks for tokens from many concurrent calls, so one broken
+endpoint would hold every cluster for minutes. Retries are bounded like every ARM call, and
+a failure is remembered for a short while so the next callers get it at once (each cluster
+still becomes an `error` that says why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import TracebackType
+from typing import Any
+
+from azure.core.credentials import AccessToken
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ClientAuthenticationError
+
+RETRIES = 3
+_HOLD_FAILURE = 30.0  # seconds a failed token request is answered from memory
+
+
+class TokenUnavailable(ClientAuthenticationError):
+    """No token could be had: a credential problem, not an answer from ARM (azure-identity's own
+    errors carry the identity endpoint's HTTP status, which would read like ARM's)."""
+
+
+class FailFastCredential:
+    """Wraps a credential: serialises token requests and remembers a failure for a while."""
+
+    def __init__(self, inner: Any, hold_failure: float = _HOLD_FAILURE) -> None:
+        self._inner = inner
+        self._hold = hold_failure
+        self._lock = asyncio.Lock()
+        self._failure: TokenUnavailable | None = None
+        self._failed_at = 0.0
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        async with self._lock:
+            if self._failure is not None and time.monotonic() - self._failed_at < self._hold:
+                raise self._failure
+            try:
+                token: AccessToken = await self._inner.get_token(*scopes, **kwargs)
+            except Exception as exc:
+                failure = _token_error(exc)
+                self._failure, self._failed_at = failure, time.monotonic()
+                raise failure from exc
+            self._failure = None
+            return token
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def __aenter__(self) -> FailFastCredential:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def _token_error(exc: Exception) -> TokenUnavailable:
+    status = getattr(exc, "status_code", None)
+    if status:
+        return TokenUnavailable(message=f"the identity endpoint answered {status}")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TokenUnavailable(message=first[:240])
+
+
+def default_credential(authority: str | None = None, client_id: str | None = None) -> AsyncTokenCredential:
+    """Managed identity in Azure (`client_id`, or AZURE_CLIENT_ID, for a user-assigned one), `az login` on a laptop."""
+    from azure.identity.aio import DefaultAzureCredential
+
+    options: dict[str, Any] = {"retry_total": RETRIES, "retry_backoff_factor": 0.5, "retry_backoff_max": 8}
+    if authority:
+        options["authority"] = authority
+    if client_id:
+        options["managed_identity_client_id"] = client_id
+    return FailFastCredential(DefaultAzureCredential(**options))  # type: ignore[return-value]

@@ -1,0 +1,419 @@
+// AKS audit-log auditor (CIS AKS 2.1.1 / Kubescape C-0254): one deployment for the whole thing.
+//
+// Deployed at subscription scope (the azd convention) into the "home" subscription:
+//   rg-<env>            identity, storage, monitoring, Key Vault, findings topic, function app
+// and, in every scanned subscription (the home one included when it is scanned):
+//   rg-<env>-events     the Event Grid system topic for the subscription's ARM events (+ event subscription)
+//   role assignments    Reader (always), Monitoring Contributor (remediation apply only)
+// plus Log Analytics Contributor on the remediation workspace (remediation apply only).
+//
+// Two-phase by necessity: an event subscription of endpoint type AzureFunction is validated against the
+// deployed function, which exists only after the code is published. `azd up` runs the second phase
+// itself (azure.yaml postdeploy hook); by hand, deploy again with deployEventSubscriptions=true.
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------------------------------------
+// Where and what
+// ---------------------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(40)
+@description('Environment name (azd AZURE_ENV_NAME): names the resource groups and seeds the unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the auditor resources (one that offers Flex Consumption: az functionapp list-flexconsumption-locations).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group for the auditor resources in this subscription. Default: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Resource group created in each scanned subscription for its Event Grid system topic. Default: rg-<environmentName>-events.')
+param eventsResourceGroupName string = ''
+
+@description('Subscriptions to audit (IDs). Empty means only the subscription this deployment runs in. Each gets Reader for the auditor and a system topic for its ARM events; the list becomes AUDITOR_SUBSCRIPTIONS.')
+param scannedSubscriptionIds array = []
+
+@description('Leave AUDITOR_SUBSCRIPTIONS empty so the timer scans every subscription the identity can read (for Reader granted at a management group). Event coverage still needs each subscription in scannedSubscriptionIds.')
+param scanAllVisibleSubscriptions bool = false
+
+@description('Subscriptions that already have an Event Grid system topic for their ARM events (Azure allows one per subscription), keyed by subscription ID: { "<id>": { "resourceGroup": "<rg>", "name": "<topic>" } }. The auditor adds its event subscription to that topic instead of creating one.')
+param existingSystemTopics object = {}
+
+@description('Connect the ARM events to the on_resource_event function. Needs the code deployed first: false on the first provision, true afterwards (the azd postdeploy hook sets it).')
+param deployEventSubscriptions bool = false
+
+@description('Event Grid delivery attempts before an ARM event is dead-lettered (1-30).')
+@minValue(1)
+@maxValue(30)
+param eventMaxDeliveryAttempts int = 30
+
+@description('Minutes Event Grid retries an ARM event before dead-lettering it (1-1440).')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int = 1440
+
+@description('Storage account for dead-lettered ARM events. Empty: a container in the auditor\'s own storage account.')
+param deadLetterStorageAccountId string = ''
+
+@description('Upper bound of function instances (Flex Consumption, 1-1000).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory per function instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Days the auditor\'s own telemetry is kept in Log Analytics.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+@description('Tags added to every resource (azd-env-name is always set).')
+param tags object = {}
+
+// ---------------------------------------------------------------------------------------------
+// The auditor's settings (README "Settings"); defaults are the documented ones.
+// ---------------------------------------------------------------------------------------------
+
+@description('AUDITOR_SCAN_SCHEDULE: NCRONTAB schedule of the full scan (hourly).')
+param scanSchedule string = '0 0 * * * *'
+
+@description('AUDITOR_REQUIRED_CATEGORIES: log categories every cluster must export.')
+param requiredCategories string = 'kube-audit,kube-audit-admin'
+
+@description('AUDITOR_ACCEPTED_DESTINATIONS: sinks that count (add eventhub to accept Event Hubs).')
+param acceptedDestinations string = 'workspace,storage,partner'
+
+@description('AUDITOR_ALLOWED_WORKSPACES: comma-separated workspace IDs; when set, only these workspaces count.')
+param allowedWorkspaces string = ''
+
+@description('AUDITOR_EXEMPT_TAG: tag whose value true or a future YYYY-MM-DD exempts a cluster.')
+param exemptTag string = 'aks-audit-exempt'
+
+@description('AUDITOR_CLOUD: AzurePublicCloud, AzureUSGovernment or AzureChinaCloud. Empty: the cloud this deployment runs in.')
+@allowed([
+  ''
+  'AzurePublicCloud'
+  'AzureUSGovernment'
+  'AzureChinaCloud'
+])
+param auditorCloud string = ''
+
+@description('AUDITOR_ARM_ENDPOINT: override of the ARM endpoint (Azure Stack Hub); empty for the cloud\'s own.')
+param armEndpoint string = ''
+
+@description('AUDITOR_ARM_AUDIENCE: token audience for an overridden ARM endpoint.')
+param armAudience string = ''
+
+@description('AUDITOR_MAX_CONCURRENCY: ARM calls in flight at once (1-512).')
+@minValue(1)
+@maxValue(512)
+param maxConcurrency int = 32
+
+@description('AUDITOR_HTTP_TIMEOUT_SECONDS: per attempt of each ARM call.')
+@minValue(1)
+param httpTimeoutSeconds int = 20
+
+@description('AUDITOR_CREATE_GRACE_SECONDS: wait after a cluster write before checking it (0-604800).')
+@minValue(0)
+@maxValue(604800)
+param createGraceSeconds int = 900
+
+@description('AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: from this many subscriptions up, the timer fans out one queue message per subscription.')
+@minValue(1)
+param fanoutMinSubscriptions int = 20
+
+@description('AUDITOR_WEBHOOK_ALLOWED_HOSTS: hosts outbound webhooks and topics may use.')
+param webhookAllowedHosts string = '*.webhook.office.com,*.logic.azure.com,*.powerplatform.com,*.eventgrid.azure.net'
+
+@description('AUDITOR_RENOTIFY_HOURS: reminder interval for a cluster that keeps failing.')
+@minValue(1)
+param renotifyHours int = 24
+
+@secure()
+@description('AUDITOR_TEAMS_WEBHOOK_URL: Teams Workflows webhook URL. Stored in Key Vault; the app setting is a Key Vault reference. Empty: no Teams (unless teamsWebhookUrlInKeyVault).')
+param teamsWebhookUrl string = ''
+
+@description('The Teams webhook URL was put into the Key Vault by hand (secret auditor-teams-webhook-url): reference it without passing it through the deployment.')
+param teamsWebhookUrlInKeyVault bool = false
+
+@description('AUDITOR_SMTP_HOST: SMTP server; empty turns email off.')
+param smtpHost string = ''
+
+@description('AUDITOR_SMTP_PORT: 587 (STARTTLS) or 465 (implicit TLS).')
+param smtpPort int = 587
+
+@description('AUDITOR_SMTP_USERNAME: SMTP login.')
+param smtpUsername string = ''
+
+@secure()
+@description('AUDITOR_SMTP_PASSWORD: stored in Key Vault; the app setting is a Key Vault reference.')
+param smtpPassword string = ''
+
+@description('The SMTP password was put into the Key Vault by hand (secret auditor-smtp-password).')
+param smtpPasswordInKeyVault bool = false
+
+@description('AUDITOR_SMTP_STARTTLS: STARTTLS before login.')
+param smtpStartTls bool = true
+
+@description('AUDITOR_EMAIL_FROM: sender address.')
+param emailFrom string = ''
+
+@description('AUDITOR_EMAIL_TO: comma-separated recipients.')
+param emailTo string = ''
+
+@description('AUDITOR_REMEDIATION_MODE: off, dry-run (plan only, read-only) or apply (writes; grants Monitoring Contributor and Log Analytics Contributor).')
+@allowed([
+  'off'
+  'dry-run'
+  'apply'
+])
+param remediationMode string = 'off'
+
+@description('AUDITOR_REMEDIATION_WORKSPACE_ID: resource ID of the Log Analytics workspace remediated audit logs go to (required unless off).')
+param remediationWorkspaceId string = ''
+
+@description('AUDITOR_REMEDIATION_SETTING_NAME: name of the auditor\'s own diagnostic setting.')
+param remediationSettingName string = 'aks-audit-logs'
+
+@description('AUDITOR_REMEDIATION_SUBSCRIPTIONS: subscriptions remediation may touch (and that get Monitoring Contributor); empty means every scanned one.')
+param remediationSubscriptionIds array = []
+
+// ---------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var allTags = union(tags, {
+  'azd-env-name': environmentName
+})
+var mainResourceGroupName = empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+var eventsGroupName = empty(eventsResourceGroupName) ? 'rg-${environmentName}-events' : eventsResourceGroupName
+var functionAppName = 'func-aks-auditor-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var deadLetterContainerName = 'eventgrid-deadletter'
+var systemTopicName = 'evgt-aks-auditor-arm-${resourceToken}'
+var scanned = empty(scannedSubscriptionIds) ? [subscription().subscriptionId] : scannedSubscriptionIds
+var remediationApply = remediationMode == 'apply'
+var deploymentCloud = environment().name
+var cloudName = empty(auditorCloud) ? ((deploymentCloud == 'AzureCloud') ? 'AzurePublicCloud' : deploymentCloud) : auditorCloud
+// The workspace's subscription, group and name; a placeholder ID keeps the expressions valid when it is unset
+// (ARM still evaluates the scope of a module whose condition is false).
+var unsetWorkspaceId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/unset/providers/Microsoft.OperationalInsights/workspaces/unset'
+var workspaceIdParts = split(empty(remediationWorkspaceId) ? unsetWorkspaceId : remediationWorkspaceId, '/')
+
+// Names function_app.py uses (a test keeps them equal to the decorators).
+var queueNames = [
+  'aks-audit-checks'
+  'aks-audit-checks-poison'
+  'aks-audit-scans'
+  'aks-audit-scans-poison'
+]
+var tableNames = [
+  'auditorevents'
+  'auditorfindings'
+]
+var eventFunctionName = 'on_resource_event'
+
+// ---------------------------------------------------------------------------------------------
+// Home resource group
+// ---------------------------------------------------------------------------------------------
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: mainResourceGroupName
+  location: location
+  tags: allTags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'auditor-identity'
+  scope: rg
+  params: {
+    name: 'id-aks-auditor-${resourceToken}'
+    location: location
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'auditor-monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-aks-auditor-${resourceToken}'
+    applicationInsightsName: 'appi-aks-auditor-${resourceToken}'
+    location: location
+    tags: allTags
+    retentionInDays: logRetentionInDays
+    principalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'auditor-storage'
+  scope: rg
+  params: {
+    name: 'staksaudit${resourceToken}'
+    location: location
+    tags: allTags
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+    queueNames: queueNames
+    tableNames: tableNames
+    principalId: identity.outputs.principalId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'auditor-keyvault'
+  scope: rg
+  params: {
+    name: 'kv-auditor-${resourceToken}'
+    location: location
+    tags: allTags
+    principalId: identity.outputs.principalId
+    teamsWebhookUrl: teamsWebhookUrl
+    smtpPassword: smtpPassword
+  }
+}
+
+module findingsTopic 'modules/findings-topic.bicep' = {
+  name: 'auditor-findings-topic'
+  scope: rg
+  params: {
+    name: 'evgt-aks-audit-findings-${resourceToken}'
+    location: location
+    tags: allTags
+    principalId: identity.outputs.principalId
+  }
+}
+
+var teamsConfigured = teamsWebhookUrlInKeyVault || !empty(teamsWebhookUrl)
+var smtpPasswordConfigured = smtpPasswordInKeyVault || !empty(smtpPassword)
+
+// Every AUDITOR_* setting of local.settings.sample.json. Secrets are Key Vault references; the topic is
+// reached with the identity (EventGrid Data Sender), so the topic key stays empty.
+var auditorSettings = {
+  AUDITOR_SCAN_SCHEDULE: scanSchedule
+  AUDITOR_SUBSCRIPTIONS: scanAllVisibleSubscriptions ? '' : join(scanned, ',')
+  AUDITOR_REQUIRED_CATEGORIES: requiredCategories
+  AUDITOR_ACCEPTED_DESTINATIONS: acceptedDestinations
+  AUDITOR_ALLOWED_WORKSPACES: allowedWorkspaces
+  AUDITOR_EXEMPT_TAG: exemptTag
+  AUDITOR_CLOUD: cloudName
+  AUDITOR_ARM_ENDPOINT: armEndpoint
+  AUDITOR_ARM_AUDIENCE: armAudience
+  AUDITOR_MAX_CONCURRENCY: string(maxConcurrency)
+  AUDITOR_HTTP_TIMEOUT_SECONDS: string(httpTimeoutSeconds)
+  AUDITOR_CREATE_GRACE_SECONDS: string(createGraceSeconds)
+  AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: string(fanoutMinSubscriptions)
+  AUDITOR_EVENTGRID_TOPIC_ENDPOINT: findingsTopic.outputs.endpoint
+  AUDITOR_EVENTGRID_TOPIC_KEY: ''
+  AUDITOR_TEAMS_WEBHOOK_URL: teamsConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' : ''
+  AUDITOR_WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts
+  AUDITOR_RENOTIFY_HOURS: string(renotifyHours)
+  AUDITOR_SMTP_HOST: smtpHost
+  AUDITOR_SMTP_PORT: string(smtpPort)
+  AUDITOR_SMTP_USERNAME: smtpUsername
+  AUDITOR_SMTP_PASSWORD: smtpPasswordConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.smtpPasswordSecretUri})' : ''
+  AUDITOR_SMTP_STARTTLS: smtpStartTls ? 'true' : 'false'
+  AUDITOR_EMAIL_FROM: emailFrom
+  AUDITOR_EMAIL_TO: emailTo
+  AUDITOR_REMEDIATION_MODE: remediationMode
+  AUDITOR_REMEDIATION_WORKSPACE_ID: remediationWorkspaceId
+  AUDITOR_REMEDIATION_SETTING_NAME: remediationSettingName
+  AUDITOR_REMEDIATION_SUBSCRIPTIONS: join(remediationSubscriptionIds, ',')
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'auditor-functionapp'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-aks-auditor-${resourceToken}'
+    location: location
+    tags: allTags
+    serviceName: 'auditor'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    auditorSettings: auditorSettings
+    eventFunctionName: eventFunctionName
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every scanned subscription: Reader, its system topic + event subscription, remediation role
+// ---------------------------------------------------------------------------------------------
+
+module scannedSubscriptions 'modules/scanned-subscription.bicep' = [
+  for subscriptionId in scanned: {
+    name: 'aks-auditor-sub-${uniqueString(subscriptionId, environmentName)}'
+    scope: subscription(subscriptionId)
+    params: {
+      resourceGroupName: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId].resourceGroup : eventsGroupName
+      createResourceGroup: !contains(existingSystemTopics, subscriptionId)
+      location: location
+      tags: allTags
+      systemTopicName: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId].name : systemTopicName
+      principalId: identity.outputs.principalId
+      grantRemediationRoles: remediationApply && (empty(remediationSubscriptionIds) || contains(remediationSubscriptionIds, subscriptionId))
+      deployEventSubscription: deployEventSubscriptions
+      functionResourceId: functionApp.outputs.eventFunctionResourceId
+      deadLetterStorageAccountId: empty(deadLetterStorageAccountId) ? storage.outputs.id : deadLetterStorageAccountId
+      deadLetterContainerName: deadLetterContainerName
+      maxDeliveryAttempts: eventMaxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+  }
+]
+
+// Log Analytics Contributor on the remediation workspace (its own subscription and resource group).
+module workspaceRoles 'modules/workspace-roles.bicep' = if (remediationApply && !empty(remediationWorkspaceId)) {
+  name: 'aks-auditor-workspace-roles'
+  scope: resourceGroup(workspaceIdParts[2], workspaceIdParts[4])
+  params: {
+    workspaceName: last(workspaceIdParts)
+    principalId: identity.outputs.principalId
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs (azd stores them in the environment; docs/deploy.md uses them)
+// ---------------------------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+@description('Name of the function app.')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+@description('Endpoint of the findings topic (CloudEvents 1.0).')
+output FINDINGS_TOPIC_ENDPOINT string = findingsTopic.outputs.endpoint
+output FINDINGS_TOPIC_ID string = findingsTopic.outputs.id
+@description('Container that receives ARM events Event Grid could not deliver.')
+output DEAD_LETTER_CONTAINER string = deadLetterContainerName
+output DEAD_LETTER_STORAGE_ACCOUNT_ID string = empty(deadLetterStorageAccountId) ? storage.outputs.id : deadLetterStorageAccountId
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output AUDITOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AUDITOR_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output SCANNED_SUBSCRIPTIONS string = join(scanned, ',')
+output EVENTS_RESOURCE_GROUP string = eventsGroupName

@@ -1,0 +1,51 @@
+// Example parameters for infra/main.bicep. azd reads this file on `azd provision` / `azd up`; every
+// value comes from the azd environment (`azd env set NAME value`) or the process environment, with the
+// documented default when unset. By hand:
+//   AZURE_ENV_NAME=aks-auditor AZURE_LOCATION=swedencentral az deployment sub create --name aks-auditor \
+//     --location swedencentral --parameters infra/main.bicepparam
+// The environment variables carry the app settings' own names (README, "Settings").
+using 'main.bicep'
+
+// No defaults: azd always sets both; by hand, export them (a missing one stops the build with its name).
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME')
+param location = readEnvironmentVariable('AZURE_LOCATION')
+
+// Comma-separated subscription IDs to audit; empty audits the deployment's own subscription.
+param scannedSubscriptionIds = empty(readEnvironmentVariable('AUDITOR_SUBSCRIPTIONS', '')) ? [] : split(readEnvironmentVariable('AUDITOR_SUBSCRIPTIONS', ''), ',')
+
+// true: the timer scans every subscription the identity can read (Reader at a management group).
+param scanAllVisibleSubscriptions = bool(readEnvironmentVariable('AUDITOR_SCAN_ALL_VISIBLE_SUBSCRIPTIONS', 'false'))
+
+// Set to true by the azd postdeploy hook once on_resource_event exists (two-phase deployment).
+param deployEventSubscriptions = bool(readEnvironmentVariable('AUDITOR_EVENT_SUBSCRIPTIONS', 'false'))
+
+// Subscriptions that already have a system topic for their ARM events, as JSON:
+//   azd env set AUDITOR_EXISTING_SYSTEM_TOPICS '{"<subscription-id>":{"resourceGroup":"<rg>","name":"<topic>"}}'
+param existingSystemTopics = json(readEnvironmentVariable('AUDITOR_EXISTING_SYSTEM_TOPICS', '{}'))
+
+param scanSchedule = readEnvironmentVariable('AUDITOR_SCAN_SCHEDULE', '0 0 * * * *')
+param requiredCategories = readEnvironmentVariable('AUDITOR_REQUIRED_CATEGORIES', 'kube-audit,kube-audit-admin')
+param acceptedDestinations = readEnvironmentVariable('AUDITOR_ACCEPTED_DESTINATIONS', 'workspace,storage,partner')
+param allowedWorkspaces = readEnvironmentVariable('AUDITOR_ALLOWED_WORKSPACES', '')
+param exemptTag = readEnvironmentVariable('AUDITOR_EXEMPT_TAG', 'aks-audit-exempt')
+param createGraceSeconds = int(readEnvironmentVariable('AUDITOR_CREATE_GRACE_SECONDS', '900'))
+param renotifyHours = int(readEnvironmentVariable('AUDITOR_RENOTIFY_HOURS', '24'))
+
+// Notifications. The webhook URL and the SMTP password go to Key Vault; the app gets references.
+param teamsWebhookUrl = readEnvironmentVariable('AUDITOR_TEAMS_WEBHOOK_URL', '')
+// true when the secret auditor-teams-webhook-url was set in the vault by hand (the URL never passes through ARM).
+param teamsWebhookUrlInKeyVault = bool(readEnvironmentVariable('AUDITOR_TEAMS_WEBHOOK_URL_IN_KEY_VAULT', 'false'))
+param smtpHost = readEnvironmentVariable('AUDITOR_SMTP_HOST', '')
+param smtpPort = int(readEnvironmentVariable('AUDITOR_SMTP_PORT', '587'))
+param smtpUsername = readEnvironmentVariable('AUDITOR_SMTP_USERNAME', '')
+param smtpPassword = readEnvironmentVariable('AUDITOR_SMTP_PASSWORD', '')
+param smtpPasswordInKeyVault = bool(readEnvironmentVariable('AUDITOR_SMTP_PASSWORD_IN_KEY_VAULT', 'false'))
+param emailFrom = readEnvironmentVariable('AUDITOR_EMAIL_FROM', '')
+param emailTo = readEnvironmentVariable('AUDITOR_EMAIL_TO', '')
+
+// Remediation: off (default), dry-run, or apply (grants Monitoring Contributor on the remediated
+// subscriptions and Log Analytics Contributor on the workspace).
+param remediationMode = readEnvironmentVariable('AUDITOR_REMEDIATION_MODE', 'off')
+param remediationWorkspaceId = readEnvironmentVariable('AUDITOR_REMEDIATION_WORKSPACE_ID', '')
+param remediationSettingName = readEnvironmentVariable('AUDITOR_REMEDIATION_SETTING_NAME', 'aks-audit-logs')
+param remediationSubscriptionIds = empty(readEnvironmentVariable('AUDITOR_REMEDIATION_SUBSCRIPTIONS', '')) ? [] : split(readEnvironmentVariable('AUDITOR_REMEDIATION_SUBSCRIPTIONS', ''), ',')
