@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from auditor.azure.connection import ArmConnection
+from auditor.azure.pages import text
 from auditor.model import DiagnosticSetting, LogEntry
 from auditor.rule import CategoryGroups
 
@@ -17,22 +18,24 @@ async def read_settings(connection: ArmConnection, resource_id: str) -> list[Dia
 
 
 def setting_from_sdk(resource: Any) -> DiagnosticSetting:
-    """Translate the SDK model (`workspace_id` is "" when the REST API says none)."""
+    """Translate the SDK model (`workspace_id` is "" when the REST API says none); odd JSON is read
+    defensively: a null log entry is skipped, a non-string field counts as absent."""
     return DiagnosticSetting(
-        name=resource.name or "",
+        name=text(resource.name),
         logs=tuple(
             LogEntry(
-                category=entry.category or None,
-                category_group=entry.category_group or None,
+                category=text(entry.category) or None,
+                category_group=text(entry.category_group) or None,
                 enabled=entry.enabled is True,
             )
             for entry in resource.logs or ()
+            if entry is not None
         ),
-        workspace_id=resource.workspace_id or "",
-        storage_account_id=resource.storage_account_id or "",
-        event_hub_authorization_rule_id=resource.event_hub_authorization_rule_id or "",
-        event_hub_name=resource.event_hub_name or "",
-        marketplace_partner_id=resource.marketplace_partner_id or "",
+        workspace_id=text(resource.workspace_id),
+        storage_account_id=text(resource.storage_account_id),
+        event_hub_authorization_rule_id=text(resource.event_hub_authorization_rule_id),
+        event_hub_name=text(resource.event_hub_name),
+        marketplace_partner_id=text(resource.marketplace_partner_id),
     )
 
 
