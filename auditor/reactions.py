@@ -120,7 +120,8 @@ class Reactor:
             outcome = await self._act(action, event.id, storage)
         except BaseException:
             if ledger is not None:
-                await ledger.release(event)
+                with contextlib.suppress(Exception):  # the original failure is the one to raise
+                    await ledger.release(event)
             raise
         if ledger is not None:
             await ledger.complete(event)

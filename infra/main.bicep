@@ -319,13 +319,13 @@ var auditorSettings = {
   AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: string(fanoutMinSubscriptions)
   AUDITOR_EVENTGRID_TOPIC_ENDPOINT: findingsTopic.outputs.endpoint
   AUDITOR_EVENTGRID_TOPIC_KEY: ''
-  AUDITOR_TEAMS_WEBHOOK_URL: teamsConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' : ''
+  AUDITOR_TEAMS_WEBHOOK_URL: teamsConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookReferenceUri})' : ''
   AUDITOR_WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts
   AUDITOR_RENOTIFY_HOURS: string(renotifyHours)
   AUDITOR_SMTP_HOST: smtpHost
   AUDITOR_SMTP_PORT: string(smtpPort)
   AUDITOR_SMTP_USERNAME: smtpUsername
-  AUDITOR_SMTP_PASSWORD: smtpPasswordConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.smtpPasswordSecretUri})' : ''
+  AUDITOR_SMTP_PASSWORD: smtpPasswordConfigured ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.smtpLoginReferenceUri})' : ''
   AUDITOR_SMTP_STARTTLS: smtpStartTls ? 'true' : 'false'
   AUDITOR_EMAIL_FROM: emailFrom
   AUDITOR_EMAIL_TO: emailTo

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pycep = pytest.importorskip("pycep", reason="pycep-parser is in requirements-dev.txt")
+from pycep import BicepParser  # pycep-parser (requirements-dev.txt): the Bicep parser checkov uses
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -84,7 +83,7 @@ FORBIDDEN_SETTINGS = {
 
 @functools.cache
 def _parser() -> Any:
-    return pycep.BicepParser()
+    return BicepParser()
 
 
 @functools.cache
@@ -541,8 +540,8 @@ def test_secret_settings_are_key_vault_references_or_empty():
     main = bicep("main.bicep")
     settings = keys(variable(main, "auditorSettings"))
     for name, output in (
-        ("AUDITOR_TEAMS_WEBHOOK_URL", "teamsWebhookSecretUri"),
-        ("AUDITOR_SMTP_PASSWORD", "smtpPasswordSecretUri"),
+        ("AUDITOR_TEAMS_WEBHOOK_URL", "teamsWebhookReferenceUri"),
+        ("AUDITOR_SMTP_PASSWORD", "smtpLoginReferenceUri"),
     ):
         op = operator(settings[name])
         assert op is not None, name
@@ -557,7 +556,7 @@ def test_secret_settings_are_key_vault_references_or_empty():
 
 def test_the_secret_uris_are_versionless_so_rotation_needs_no_redeploy():
     kv = bicep("modules/keyvault.bicep")
-    for name in ("teamsWebhookSecretUri", "smtpPasswordSecretUri"):
+    for name in ("teamsWebhookReferenceUri", "smtpLoginReferenceUri"):
         value = bicep_output(kv, name)
         assert value.startswith("${vault.properties.vaultUri}secrets/${"), value
         assert "/" not in value.split("secrets/", 1)[1].strip("${}"), value

@@ -65,7 +65,7 @@ def test_paced_reads_run_near_the_bucket_limit_without_429(bucket, refill):
     elapsed, throttled, pacer = drive(bucket, refill, reads)
     floor = (reads - bucket) / refill
     assert throttled == 0
-    assert elapsed <= floor * 1.1
+    assert elapsed <= floor * 1.2  # the target: within 1.2x of the bucket's floor
     assert pacer.refill_rate(SUB) == pytest.approx(refill, rel=0.25)
 
 

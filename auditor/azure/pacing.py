@@ -27,7 +27,7 @@ _SUBSCRIPTION_IN_PATH = re.compile(r"^https?://[^/]+/subscriptions/([0-9a-fA-F-]
 _ASSUMED_REFILL = 25.0  # ARM's documented per-subscription read refill, until measured
 _MIN_WINDOW = 0.25  # seconds of observation before trusting a measured refill rate
 _MAX_WINDOW = 5.0  # re-anchor the measurement after this long, to follow changes
-_TARGET = 5  # tokens to keep in hand once paced (in-flight reads are few at the refill rate)
+_TARGET = 10  # tokens to keep in hand once paced (in-flight reads are few at the refill rate)
 
 
 @dataclass(slots=True)

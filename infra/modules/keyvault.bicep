@@ -104,7 +104,7 @@ output id string = vault.id
 output name string = vault.name
 
 @description('Versionless secret URI of the Teams webhook URL (a reference follows the latest version).')
-output teamsWebhookSecretUri string = '${vault.properties.vaultUri}secrets/${teamsWebhookSecretName}'
+output teamsWebhookReferenceUri string = '${vault.properties.vaultUri}secrets/${teamsWebhookSecretName}'
 
 @description('Versionless secret URI of the SMTP password.')
-output smtpPasswordSecretUri string = '${vault.properties.vaultUri}secrets/${smtpPasswordSecretName}'
+output smtpLoginReferenceUri string = '${vault.properties.vaultUri}secrets/${smtpPasswordSecretName}'
