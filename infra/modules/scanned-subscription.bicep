@@ -64,7 +64,7 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource monitoringContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource monitoringContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantRemediationRoles) {
   name: guid(subscription().id, principalId, monitoringContributorRoleId)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringContributorRoleId)
