@@ -185,26 +185,23 @@ def test_planner_invariants(existing):
 # --- against the simulation -------------------------------------------------------------------
 
 
+FIXABLE = (
+    "no-settings",
+    "admin-missing",
+    "disabled",
+    "event-hub-only",
+    "empty-workspace",
+    "group-elsewhere",
+    "split-storage",
+)
+UNTOUCHED = ("five-full", "exempt", "forbidden", "passing")
+
+
 def fixable_tenant() -> tuple[Tenant, dict[str, SimCluster]]:
     """Every failing shape of the evaluator's tests, plus ones that must not be touched."""
     tenant = Tenant()
     sub = tenant.add_subscription("Production")
-    made = {
-        name: sub.add_cluster(name, resource_group="rg-aks")
-        for name in (
-            "no-settings",
-            "admin-missing",
-            "disabled",
-            "event-hub-only",
-            "empty-workspace",
-            "group-elsewhere",
-            "split-storage",
-            "five-full",
-            "exempt",
-            "forbidden",
-            "passing",
-        )
-    }
+    made = {name: sub.add_cluster(name, resource_group="rg-aks") for name in (*FIXABLE, *UNTOUCHED)}
     made["admin-missing"].set_setting(
         "control-plane", audit_setting("kube-apiserver", "kube-audit", workspace=TARGET_WS)
     )
@@ -270,15 +267,7 @@ def test_apply_fixes_every_fixable_cluster_keeping_everything_else(remediating, 
     before = {name: cluster.settings for name, cluster in made.items()}
     code, document = scan_json()
     fixes = {f["name"]: f.get("remediation") for f in document["findings"]}
-    fixable = [
-        "no-settings",
-        "admin-missing",
-        "disabled",
-        "event-hub-only",
-        "empty-workspace",
-        "group-elsewhere",
-        "split-storage",
-    ]
+    fixable = list(FIXABLE)
     assert {name: fixes[name]["result"] for name in fixable} == dict.fromkeys(fixable, "applied"), json.dumps(fixes)
     assert fixes["admin-missing"]["action"] == "update"
     assert fixes["admin-missing"]["setting"] == "control-plane"
