@@ -136,7 +136,8 @@ def _remediate(settings: Settings, out: TextIO) -> None:
     after = asyncio.run(run_scan(quiet)).result.summary()
     out.write(
         f"\nRead-only re-scan: {after['pass']} pass, {after['fail']} fail, {after['exempt']} exempt, "
-        f"{after['error']} error (the error is the cluster the identity may not read; exempt ones are left alone)\n"
+        f"{after['error']} error (the error is the cluster the identity may not read, the fail the cluster in a "
+        "resource group with a non-ASCII name, which diagnostic settings cannot serve; exempt ones are left alone)\n"
     )
 
 

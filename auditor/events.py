@@ -1,29 +1,41 @@
 """Event Grid payloads (either schema) -> what to do. Pure: no I/O, nothing Azure-specific imported.
 
-CONTRACT §5: a managed-cluster write is checked after the creation grace period (IaC adds
-the diagnostic setting minutes after the cluster); a diagnostic-setting write or delete
-under a managed cluster is drift and is checked now; everything else is ignored before
-any ARM call. Resource IDs from events are parsed strictly, so nothing an event carries
-reaches a request URL unless it is a well-formed managed-cluster ID.
+A managed-cluster write is checked after the creation grace period (IaC adds the
+diagnostic setting minutes after the cluster); a diagnostic-setting write or delete under a
+managed cluster is drift and is checked now; everything else (agent pools, credential
+listings, maintenance configurations, ...) is ignored before any ARM call. Resource IDs from
+events are parsed strictly, so nothing an event carries reaches a request URL unless it is a
+well-formed managed-cluster ID.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from auditor.resource_id import parse_cluster_id
 
 WRITE_SUCCESS = "microsoft.resources.resourcewritesuccess"
 DELETE_SUCCESS = "microsoft.resources.resourcedeletesuccess"
 CLUSTER_WRITE = "microsoft.containerservice/managedclusters/write"
-SETTING_OPERATIONS = {"microsoft.insights/diagnosticsettings/write", "microsoft.insights/diagnosticsettings/delete"}
-_SETTING_SUFFIX = re.compile(r"/providers/microsoft\.insights/diagnosticsettings/[^/]+$", re.IGNORECASE)
+# ARM names a diagnostic-setting operation either by the extension resource type
+# (`Microsoft.Insights/diagnosticSettings/write`) or nested under the parent type, as the
+# provider operations list names it for clusters
+# (`Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write`);
+# deletes follow the same two forms. Names are compared case-insensitively: the public
+# samples spell them in mixed case, as they do `resourceGroups` / `resourcegroups` in IDs.
+_SETTING_OPERATION = re.compile(
+    r"^(?:microsoft\.containerservice/managedclusters/providers/)?microsoft\.insights/diagnosticsettings/(write|delete)$",
+    re.IGNORECASE,
+)
+_SETTING_SUFFIX = re.compile(r"/providers/microsoft\.insights/diagnosticsettings/([^/]+)$", re.IGNORECASE)
 _MAX_FIELD = 2048
+MAX_REREADS = 2  # re-reads of a cluster whose first read disagreed with its event, before judging it as read
 
 
 class MalformedEvent(ValueError):
@@ -52,10 +64,53 @@ class Ignore:
 
 
 @dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a drift event says happened to one setting, so a stale first read is caught.
+
+    ARM is eventually consistent: a read right after a delete can still list the deleted
+    setting, and one right after a write can miss it. A read that disagrees with the event is
+    repeated (MAX_REREADS times at most, see reactions.py) before the cluster is judged.
+    """
+
+    setting: str
+    present: bool  # the event wrote the setting (True) or deleted it (False)
+    rereads: int = 0  # re-reads already made because earlier reads disagreed
+    first_read: str = ""  # how the first read disagreed, for the finding's trail
+
+    def disagreement(self, names: Iterable[str]) -> str:
+        """How a read listing these setting names contradicts the event ("" when it agrees)."""
+        listed = self.setting.lower() in {name.lower() for name in names}
+        if listed == self.present:
+            return ""
+        if listed:
+            return f"ARM still listed setting {self.setting}, which the event says was deleted"
+        return f"ARM did not list setting {self.setting}, which the event says was written"
+
+    @property
+    def exhausted(self) -> bool:
+        return self.rereads >= MAX_REREADS
+
+    def notes(self, disagreement: str) -> list[str]:
+        """What the finding says about re-reads: why they happened and what the last one showed."""
+        if disagreement:
+            return [
+                f"{disagreement}, still after {self.rereads} re-read(s); judged on what ARM answers now "
+                "(ARM reads can lag a change)"
+            ]
+        if self.rereads:
+            return [
+                f"judged on re-read {self.rereads} after the event: the first read disagreed with it "
+                f"({self.first_read}; ARM reads can lag a change)"
+            ]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
 class CheckCluster:
     cluster_id: str
     delay_seconds: int
     trigger: str  # why, for the log and the finding's trail: "created or updated", "diagnostic setting deleted"...
+    expectation: Expectation | None = None
 
 
 Action = Ignore | CheckCluster
@@ -104,7 +159,8 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
 
 
 def decide(event: Event, grace_seconds: int) -> Action:
-    """What CONTRACT §5 says to do with one event."""
+    """What to do with one event: a cluster write is checked after the grace period, a
+    diagnostic-setting change under a cluster now, everything else is ignored (no ARM call)."""
     kind = event.type.lower()
     operation = event.operation_name.lower()
     if kind == WRITE_SUCCESS and operation == CLUSTER_WRITE:
@@ -112,22 +168,26 @@ def decide(event: Event, grace_seconds: int) -> Action:
         if cluster_id is None:
             return Ignore(f"{event.operation_name} on something that is not a managed cluster")
         return CheckCluster(cluster_id, grace_seconds, "cluster created or updated")
-    if kind in {WRITE_SUCCESS, DELETE_SUCCESS} and operation in SETTING_OPERATIONS:
-        parent = _SETTING_SUFFIX.sub("", event.resource_uri) if _SETTING_SUFFIX.search(event.resource_uri) else ""
-        cluster_id = _cluster_id(parent)
-        if cluster_id is None:
+    setting_operation = _SETTING_OPERATION.match(operation)
+    if kind in {WRITE_SUCCESS, DELETE_SUCCESS} and setting_operation:
+        suffix = _SETTING_SUFFIX.search(event.resource_uri)
+        cluster_id = _cluster_id(event.resource_uri[: suffix.start()]) if suffix else None
+        if suffix is None or cluster_id is None:
             return Ignore("diagnostic setting of a resource that is not a managed cluster")
-        change = "deleted" if operation.endswith("/delete") else "changed"
-        return CheckCluster(cluster_id, 0, f"diagnostic setting {change}")
+        deleted = setting_operation.group(1) == "delete"
+        expectation = Expectation(unquote(suffix.group(1)), present=not deleted)
+        return CheckCluster(cluster_id, 0, f"diagnostic setting {'deleted' if deleted else 'changed'}", expectation)
     return Ignore(f"not a relevant event ({event.type} {event.operation_name})".replace(" )", ")"))
 
 
 def _cluster_id(candidate: str) -> str | None:
+    """The cluster's ID as the event spells it when `candidate` is one (decoded if it came
+    percent-encoded), else None."""
     try:
-        parse_cluster_id(candidate)
+        ref = parse_cluster_id(candidate)
     except ValueError:
         return None
-    return candidate.strip()
+    return ref.resource_id if "%" in candidate else candidate.strip()
 
 
 def _field(value: Any) -> str:

@@ -98,7 +98,7 @@ async def _deliver(
                 if outcome is not None:
                     await outcome
         scope = scanner.scope
-        result = ScanResult(started, findings, len(scope.scanned), len(scope.skipped))
+        result = ScanResult(started, findings, len(scope.scanned), len(scope.skipped), len(scope.unregistered))
         names = {sub.subscription_id: sub.display_name for sub in scope.scanned}
         delivery = await notifier.flush(names, result.summary())
     return ScanOutcome(result, names, delivery)

@@ -1,4 +1,4 @@
-"""Reacting to Event Grid events and queue messages (CONTRACT §5).
+"""Reacting to Event Grid events and queue messages.
 
 An event is parsed and decided purely (events.py); only a relevant one touches storage or
 ARM. It is claimed in the event ledger, acted on (a delayed queue message for a new or
@@ -9,10 +9,11 @@ Event Grid (or the queue) retries; a malformed event is logged with its id and d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from types import TracebackType
@@ -21,13 +22,13 @@ from typing import Any
 from auditor import rule
 from auditor.azure.connection import ArmConnection
 from auditor.azure.errors import describe, is_transient
-from auditor.azure.inventory import get_cluster
+from auditor.azure.inventory import UnreadableCluster, get_cluster
 from auditor.events import Action, CheckCluster, Ignore, MalformedEvent, decide, parse_event
 from auditor.model import Cluster, Finding
 from auditor.notify.dispatch import Notifier
 from auditor.pipeline import announce
 from auditor.resource_id import parse_cluster_id
-from auditor.scanner import Judge
+from auditor.scanner import Judge, StaleRead
 from auditor.settings import Settings
 from auditor.state import EVENTS_TABLE, Claim, EventLedger
 from auditor.storage import Storage, StorageTarget
@@ -128,7 +129,7 @@ class Reactor:
         return outcome
 
     async def _act(self, action: CheckCluster, event_id: str, storage: Storage | None) -> Outcome:
-        request = CheckRequest(action.cluster_id, action.trigger, event_id)
+        request = CheckRequest(action.cluster_id, action.trigger, event_id, action.expectation)
         if action.delay_seconds > 0 and storage is not None:
             await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
             detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
@@ -142,26 +143,44 @@ class Reactor:
         return Outcome(outcome.result, outcome.detail + note, event_id, outcome.finding)
 
     async def check(self, request: CheckRequest) -> Outcome:
-        """Evaluate one cluster now; raise on a transient failure so the trigger retries."""
+        """Evaluate one cluster now; raise on a transient failure so the trigger retries.
+
+        A read that contradicts the drift event behind the check (a deleted setting still
+        listed, a written one missing) is read again after AUDITOR_RECHECK_SECONDS: through a
+        delayed queue message when there is storage, else by waiting here."""
         arm, judge = await self._judge_open()
-        try:
-            cluster = await get_cluster(arm, request.cluster_id)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            cluster = _bare_cluster(request.cluster_id)
-            finding = rule.unreadable(
-                cluster, describe(exc, self._settings.http_timeout_seconds), self._settings.policy(), _today()
-            )
+        while True:
+            try:
+                cluster = await get_cluster(arm, request.cluster_id)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                if isinstance(exc, UnreadableCluster):
+                    reason = f"ARM's answer for the cluster could not be read: {exc}"
+                else:
+                    reason = describe(exc, self._settings.http_timeout_seconds)
+                finding = rule.unreadable(_bare_cluster(request.cluster_id), reason, self._settings.policy(), _today())
+                await self._announce(finding, request.trigger)
+                return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
+            if cluster is None:
+                detail = f"{request.cluster_id} no longer exists; nothing to check"
+                self._logger.info("C-0254 %s", detail)
+                return Outcome(Result.GONE, detail, request.event_id)
+            try:
+                finding = await judge.judge(cluster, raise_transient=True, expectation=request.expectation)
+            except StaleRead as stale:
+                request = _reread(request, stale.disagreement)
+                delay = self._settings.recheck_seconds
+                storage = await self._storage_open()
+                self._logger.info("C-0254 %s: %s; reading again in %d s", request.cluster_id, stale.disagreement, delay)
+                if storage is not None:
+                    await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=delay)
+                    detail = f"re-check of {request.cluster_id} queued for {delay} s from now: {stale.disagreement}"
+                    return Outcome(Result.DEFERRED, detail, request.event_id)
+                await asyncio.sleep(delay)
+                continue
             await self._announce(finding, request.trigger)
             return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
-        if cluster is None:
-            detail = f"{request.cluster_id} no longer exists; nothing to check"
-            self._logger.info("C-0254 %s", detail)
-            return Outcome(Result.GONE, detail, request.event_id)
-        finding = await judge.judge(cluster, raise_transient=True)
-        await self._announce(finding, request.trigger)
-        return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
 
     async def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
         """A check that failed on every attempt: an `error` finding, never a silent drop."""
@@ -179,6 +198,14 @@ class Reactor:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def _reread(request: CheckRequest, disagreement: str) -> CheckRequest:
+    """The same check once more, counting the re-read and keeping how the first read disagreed."""
+    expectation = request.expectation
+    assert expectation is not None  # only a check with an expectation can read stale
+    again = replace(expectation, rereads=expectation.rereads + 1, first_read=expectation.first_read or disagreement)
+    return replace(request, expectation=again)
 
 
 def _bare_cluster(cluster_id: str) -> Cluster:

@@ -88,6 +88,15 @@ def plan(
         return _skip(target, missing, "subscription is not in AUDITOR_REMEDIATION_SUBSCRIPTIONS")
     if cluster.provisioning_state.lower() in UNTOUCHABLE_STATES:
         return _skip(target, missing, f"cluster is in provisioning state {cluster.provisioning_state}; left alone")
+    if not cluster.resource_id.isascii():
+        return Plan(
+            Action.NONE,
+            target.setting_name,
+            missing,
+            Result.FAILED,
+            "remediation cannot help: Azure diagnostic settings do not support resources whose IDs hold non-ASCII "
+            "characters; the cluster has to be recreated in a resource group with an ASCII name",
+        )
     workspace = resource_key(target.workspace_id)
     to_workspace = [s for s in settings if resource_key(s.workspace_id) == workspace]
     own = next((s for s in settings if s.name.lower() == target.setting_name.lower()), None)

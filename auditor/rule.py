@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from auditor.model import Cluster, Destination, DiagnosticSetting, Evidence, Finding, LogEntry, Status
-from auditor.resource_id import resource_key
+from auditor.resource_id import path_of, resource_key
 
 ALL_LOGS = "alllogs"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
@@ -79,7 +79,14 @@ def needs_category_groups(settings: Sequence[DiagnosticSetting]) -> bool:
 
 
 def portal_url(policy: Policy, resource_id: str) -> str:
-    return f"{policy.portal_url}/#resource{resource_id}/diagnostics"
+    """The cluster's diagnostic-settings blade; non-ASCII names are percent-encoded so the link is a URI."""
+    return f"{policy.portal_url}/#resource{path_of(resource_id)}/diagnostics"
+
+
+NON_ASCII_NOTE = (
+    "Azure diagnostic settings do not support resources whose IDs hold non-ASCII characters, so this "
+    "cluster's audit logs cannot be exported as it is: recreate it in a resource group with an ASCII name"
+)
 
 
 def evaluate(
@@ -88,11 +95,14 @@ def evaluate(
     groups: CategoryGroups | None,
     policy: Policy,
     today: date,
+    notes: Sequence[str] = (),
 ) -> Finding:
     """Judge one cluster from its diagnostic settings.
 
     `groups` may be None when the category API could not be read; a verdict that would
-    depend on an unresolved group then becomes `error`, never a guess.
+    depend on an unresolved group then becomes `error`, never a guess. `notes` are facts the
+    readers learned that explain the verdict (a re-read, an unregistered provider); they
+    follow the verdict's own reasons.
     """
     required = policy.required_categories
     covered: dict[str, list[str]] = {category: [] for category in required}  # category -> settings exporting it
@@ -138,6 +148,8 @@ def evaluate(
             detail = "; ".join(shortfalls[category])
             reason = f"{category} is not exported to an accepted destination"
             reasons.append(f"{reason} ({detail})" if detail else reason)
+        if not cluster.resource_id.isascii():
+            reasons.append(NON_ASCII_NOTE)
     else:
         status = Status.PASS
         by_settings: dict[tuple[str, ...], list[str]] = {}
@@ -145,7 +157,7 @@ def evaluate(
             by_settings.setdefault(tuple(covered[category]), []).append(category)
         reasons.extend(f"{', '.join(cats)} exported by {', '.join(names)}" for names, cats in by_settings.items())
 
-    return _finding(cluster, policy, status, missing, reasons, evidence)
+    return _finding(cluster, policy, status, missing, [*reasons, *notes], evidence)
 
 
 def unreadable(cluster: Cluster, reason: str, policy: Policy, today: date) -> Finding:
@@ -154,7 +166,25 @@ def unreadable(cluster: Cluster, reason: str, policy: Policy, today: date) -> Fi
     if exemption.active:
         return _finding(cluster, policy, Status.EXEMPT, (), [exemption.note, f"settings not read: {reason}"], [])
     reasons = [exemption.note, reason] if exemption.note else [reason]
+    if not cluster.resource_id.isascii():
+        reasons.append(NON_ASCII_NOTE)
     return _finding(cluster, policy, Status.ERROR, (), reasons, [])
+
+
+def unlisted(subscription_id: str, resource_id: str, name: str, problem: str, returned: str, policy: Policy) -> Finding:
+    """Something a cluster listing returned that could not be read: its own `error`, so it hides no neighbour."""
+    return Finding(
+        resource_id=resource_id,
+        subscription_id=subscription_id,
+        resource_group="",
+        name=name,
+        location="",
+        status=Status.ERROR,
+        missing_categories=(),
+        reasons=(problem, f"ARM returned: {returned}"),
+        evidence=(),
+        portal_url=f"{policy.portal_url}/#resource/subscriptions/{subscription_id}/overview",
+    )
 
 
 def subscription_unreadable(subscription_id: str, display_name: str, reason: str, policy: Policy) -> Finding:

@@ -19,8 +19,9 @@ from auditor import rule
 from auditor.azure.connection import ArmConnection, call_budget
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_transient
-from auditor.azure.inventory import SubscriptionInfo, iter_clusters, list_subscriptions
+from auditor.azure.inventory import ProviderNotRegistered, SubscriptionInfo, Unlisted, iter_clusters, list_subscriptions
 from auditor.azure.remediator import Remediator
+from auditor.events import Expectation
 from auditor.model import Cluster, Finding
 from auditor.settings import Settings
 
@@ -29,11 +30,21 @@ _LISTERS = 8  # subscriptions listed at once; cluster reads are bounded separate
 
 @dataclass(slots=True)
 class Scope:
-    """Which subscriptions a scan covered, and which it skipped by state."""
+    """Which subscriptions a scan covered, which it skipped by state, and which hold no clusters
+    because they have not registered Microsoft.ContainerService."""
 
     scanned: list[SubscriptionInfo] = field(default_factory=list)
     skipped: list[SubscriptionInfo] = field(default_factory=list)
+    unregistered: list[SubscriptionInfo] = field(default_factory=list)
     listed: int = 0  # subscriptions whose cluster listing has finished (for progress)
+
+
+class StaleRead(Exception):
+    """The settings read contradicts what the triggering event says happened; read again later."""
+
+    def __init__(self, disagreement: str) -> None:
+        super().__init__(disagreement)
+        self.disagreement = disagreement
 
 
 class Judge:
@@ -47,20 +58,36 @@ class Judge:
         self._groups = CategoryGroupCache()
         self._remediator = Remediator(settings, connection, today) if settings.remediation.enabled else None
 
-    async def judge(self, cluster: Cluster, raise_transient: bool = False) -> Finding:
+    async def judge(
+        self, cluster: Cluster, raise_transient: bool = False, expectation: Expectation | None = None
+    ) -> Finding:
         """A finding, `error` when the settings cannot be read.
 
         With `raise_transient`, a failure worth retrying (throttling, 5xx, timeout) raises
-        instead, so Event Grid or the queue retries the whole check later.
+        instead, so Event Grid or the queue retries the whole check later. With an
+        `expectation` (a drift event's), a read that contradicts it raises StaleRead until
+        the re-reads are used up; the finding then says what was re-read and why.
         """
         budget = call_budget(self._settings)
+        notes: list[str] = []
         try:
             settings = await asyncio.wait_for(read_settings(self._connection, cluster.resource_id), budget)
+        except ProviderNotRegistered as exc:  # no setting can exist: the cluster exports nothing
+            settings = []
+            notes.append(
+                f"the subscription has not registered {exc.namespace} ({exc.evidence}), so the cluster can have no "
+                "diagnostic settings; registering it is the subscription owner's decision"
+            )
         except Exception as exc:
             if raise_transient and is_transient(exc):
                 raise
             reason = describe(exc, self._settings.http_timeout_seconds)
             return rule.unreadable(cluster, reason, self._policy, self._today)
+        if expectation is not None:
+            disagreement = expectation.disagreement(setting.name for setting in settings)
+            if disagreement and not expectation.exhausted:
+                raise StaleRead(disagreement)
+            notes.extend(expectation.notes(disagreement))
         groups = None
         if rule.needs_category_groups(settings):
             try:
@@ -68,7 +95,7 @@ class Judge:
             except Exception as exc:  # the rule turns a decisive unknown group into `error`
                 if raise_transient and is_transient(exc):
                     raise
-        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today)
+        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)
         return finding
@@ -92,6 +119,11 @@ class Scanner:
             self.scope.skipped = [sub for sub in visible if not sub.active]
         return self.scope.scanned
 
+    def _unlisted(self, item: Unlisted) -> Finding:
+        return rule.unlisted(
+            item.subscription_id, item.resource_id, item.name, item.problem, item.excerpt, self._policy
+        )
+
     async def findings(self) -> AsyncIterator[Finding]:
         """Stream a finding for every cluster (and every unlistable subscription) of the resolved scope."""
         subscriptions = self.scope.scanned
@@ -103,8 +135,13 @@ class Scanner:
         async def list_one(subscription: SubscriptionInfo) -> None:
             async with listers:
                 try:
-                    async for cluster in iter_clusters(self._connection, subscription.subscription_id):
-                        await clusters.put(cluster)
+                    async for listed in iter_clusters(self._connection, subscription.subscription_id):
+                        if isinstance(listed, Unlisted):
+                            await results.put(self._unlisted(listed))
+                        else:
+                            await clusters.put(listed)
+                except ProviderNotRegistered:
+                    self.scope.unregistered.append(subscription)
                 except Exception as exc:
                     reason = describe(exc, self._settings.http_timeout_seconds)
                     await results.put(

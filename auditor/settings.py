@@ -14,15 +14,10 @@ from urllib.parse import urlsplit
 
 from auditor.clouds import CLOUDS, Cloud
 from auditor.model import Destination
-from auditor.resource_id import is_subscription_id, resource_key
+from auditor.resource_id import is_subscription_id, parse_workspace_id, resource_key
 from auditor.rule import Policy
 
 _CATEGORY = re.compile(r"^[A-Za-z0-9][-_A-Za-z0-9]{0,127}$")
-_WORKSPACE_ID = re.compile(
-    r"^/subscriptions/[0-9a-f-]{36}/resourcegroups/[-\w.()]{1,90}"
-    r"/providers/microsoft\.operationalinsights/workspaces/[A-Za-z0-9][-A-Za-z0-9]{2,62}$",
-    re.IGNORECASE | re.ASCII,
-)
 
 
 DEFAULT_CATEGORIES = ("kube-audit", "kube-audit-admin")
@@ -126,6 +121,7 @@ class Settings:
     max_concurrency: int = 32
     http_timeout_seconds: float = 20.0
     create_grace_seconds: int = 900
+    recheck_seconds: int = 30
     fanout_min_subscriptions: int = 20
     notifications: NotificationSettings = NotificationSettings()
     remediation: RemediationSettings = RemediationSettings()
@@ -167,6 +163,7 @@ class Settings:
             create_grace_seconds=int(
                 _number("AUDITOR_CREATE_GRACE_SECONDS", get("AUDITOR_CREATE_GRACE_SECONDS"), 900, 0, 604800, True)
             ),
+            recheck_seconds=int(_number("AUDITOR_RECHECK_SECONDS", get("AUDITOR_RECHECK_SECONDS"), 30, 0, 3600, True)),
             fanout_min_subscriptions=int(
                 _number(
                     "AUDITOR_FANOUT_MIN_SUBSCRIPTIONS", get("AUDITOR_FANOUT_MIN_SUBSCRIPTIONS"), 20, 1, 1_000_000, True
@@ -222,7 +219,7 @@ def _destinations(raw: str | None) -> frozenset[Destination]:
 def _workspaces(raw: str | None) -> tuple[str, ...]:
     workspaces = _split(raw)
     for workspace in workspaces:
-        if not _WORKSPACE_ID.match(workspace):
+        if not _is_workspace_id(workspace):
             raise ConfigError(
                 f"AUDITOR_ALLOWED_WORKSPACES: {workspace!r} is not a Log Analytics workspace resource ID "
                 "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>)"
@@ -236,6 +233,14 @@ def _exempt_tag(raw: str | None) -> str:
     if len(raw) > 512 or any(ch in raw for ch in "<>%&\\?/"):
         raise ConfigError(f"AUDITOR_EXEMPT_TAG={raw!r} is not a valid Azure tag name")
     return raw
+
+
+def _is_workspace_id(value: str) -> bool:
+    try:
+        parse_workspace_id(value)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_subscriptions(source: str, values: list[str]) -> tuple[str, ...]:
@@ -363,7 +368,7 @@ def _remediation(get: Callable[[str], str | None]) -> RemediationSettings:
         raise ConfigError(f"AUDITOR_REMEDIATION_SETTING_NAME={name!r} is not a diagnostic-setting name")
     if mode != "off" and not workspace:
         raise ConfigError(f"AUDITOR_REMEDIATION_MODE={mode} needs AUDITOR_REMEDIATION_WORKSPACE_ID")
-    if workspace and not _WORKSPACE_ID.match(workspace):
+    if workspace and not _is_workspace_id(workspace):
         raise ConfigError(
             f"AUDITOR_REMEDIATION_WORKSPACE_ID={workspace!r} is not a Log Analytics workspace resource ID "
             "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from auditor.events import MAX_REREADS, Expectation
 from auditor.resource_id import is_subscription_id, parse_cluster_id
 
 CHECK_QUEUE = "aks-audit-checks"
@@ -22,11 +23,24 @@ class CheckRequest:
     cluster_id: str
     trigger: str
     event_id: str = ""
+    expectation: Expectation | None = None  # what a drift event said happened, to catch a stale read
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"kind": "check", "clusterId": self.cluster_id, "trigger": self.trigger, "eventId": self.event_id}
-        )
+        body: dict[str, object] = {
+            "kind": "check",
+            "clusterId": self.cluster_id,
+            "trigger": self.trigger,
+            "eventId": self.event_id,
+        }
+        if self.expectation is not None:
+            e = self.expectation
+            body["expect"] = {
+                "setting": e.setting,
+                "present": e.present,
+                "rereads": e.rereads,
+                "firstRead": e.first_read,
+            }
+        return json.dumps(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +69,28 @@ def parse_message(text: str) -> CheckRequest | ScanRequest:
             parse_cluster_id(cluster_id)
         except ValueError as exc:
             raise MalformedMessage(str(exc)) from None
-        return CheckRequest(cluster_id, str(body.get("trigger") or "deferred check"), str(body.get("eventId") or ""))
+        return CheckRequest(
+            cluster_id,
+            str(body.get("trigger") or "deferred check"),
+            str(body.get("eventId") or ""),
+            _expectation(body.get("expect")),
+        )
     if kind == "scan":
         subscription_id = body.get("subscriptionId")
         if not isinstance(subscription_id, str) or not is_subscription_id(subscription_id):
             raise MalformedMessage("scan message has no valid subscriptionId")
         return ScanRequest(subscription_id.lower())
     raise MalformedMessage(f"unknown queue message kind {str(kind)[:40]!r}")
+
+
+def _expectation(raw: object) -> Expectation | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedMessage("check message has an expect that is not an object")
+    setting, present, rereads, first = (raw.get(key) for key in ("setting", "present", "rereads", "firstRead"))
+    if not isinstance(setting, str) or not 0 < len(setting) <= 260 or not isinstance(present, bool):
+        raise MalformedMessage("check message has an expect without a setting name and present flag")
+    if not isinstance(rereads, int) or isinstance(rereads, bool) or not 0 <= rereads <= MAX_REREADS:
+        raise MalformedMessage("check message has an expect with a re-read count out of range")
+    return Expectation(setting, present, rereads, first if isinstance(first, str) else "")

@@ -1,19 +1,22 @@
-"""ARM resource routes: subscriptions, AKS clusters, diagnostic settings and their categories.
+"""ARM resource routes: subscriptions, resource providers, AKS clusters, diagnostic settings and their categories.
 
-Paths arrive split into segments (original case and lower case): ARM matches paths case-insensitively,
-while names (setting names on PUT) keep the caller's case and IDs in answers keep the stored case.
+Paths arrive split into segments, percent-decoded (original case and lower case): ARM matches paths
+case-insensitively, while names (setting names on PUT) keep the caller's case and IDs in answers keep the
+stored case. Answers follow the real shapes: ARM's front door wraps errors in `{"error": {...}}`, while
+microsoft.insights answers its own errors flat, `{"code", "message"}` (the Monitor REST spec's ErrorResponse).
 """
 
 import hashlib
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
 from azsim.rules import SettingRejected
-from azsim.tenant import SimCluster, SimSubscription, Tenant
+from azsim.tenant import CONTAINER_SERVICE, INSIGHTS, RawListingItem, SimCluster, SimSubscription, Tenant
 
 _CLUSTERS = ["providers", "microsoft.containerservice", "managedclusters"]
 _INSIGHTS = ["providers", "microsoft.insights"]
@@ -33,6 +36,23 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def flat_error(status: int, code: str, message: str) -> web.Response:
+    """An error as microsoft.insights answers it: not wrapped in "error"."""
+    return json_response({"code": code, "message": message}, status)
+
+
+def missing_registration(namespace: str) -> web.Response:
+    """ARM's answer when the subscription has not registered the provider of the request."""
+    message = (
+        f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found "
+        "for how to register subscriptions."
+    )
+    detail = {"code": "MissingSubscriptionRegistration", "target": namespace, "message": message}
+    return json_response(
+        {"error": {"code": "MissingSubscriptionRegistration", "message": message, "details": [detail]}}, 409
+    )
 
 
 def is_write(method: str) -> bool:
@@ -61,6 +81,8 @@ class ArmRoutes:
         n = len(lower)
         if n == 2:
             return json_response(self._subscription_json(subscription)) if method == "GET" else _not_allowed(method)
+        if lower[2] == "providers" and (n == 4 or (n == 5 and lower[4] == "register")):
+            return self._provider(request, subscription, parts[3], lower[4] if n == 5 else None)
         if subscription.forbidden:
             return _forbidden(
                 f"Microsoft.ContainerService/managedClusters/{_verb(method)}", f"/subscriptions/{parts[1]}"
@@ -72,6 +94,11 @@ class ArmRoutes:
                 f"The subscription '{subscription.subscription_id}' is disabled and therefore marked as "
                 "read only. You cannot perform any write actions on this subscription until it is re-enabled.",
             )
+        clusters_path = (n == 5 and lower[2:5] == _CLUSTERS) or (
+            n >= 7 and lower[2] == "resourcegroups" and lower[4:7] == _CLUSTERS
+        )
+        if clusters_path and not subscription.registered(CONTAINER_SERVICE):
+            return _unregistered(subscription, n in (5, 7))
         if n == 5 and lower[2:5] == _CLUSTERS:
             return self._list_clusters(request, subscription, None) if method == "GET" else _not_allowed(method)
         if n >= 7 and lower[2] == "resourcegroups" and lower[4:7] == _CLUSTERS:
@@ -89,8 +116,30 @@ class ArmRoutes:
             if n == 8:
                 return json_response(self._cluster_json(cluster)) if method == "GET" else _not_allowed(method)
             if n in (11, 12) and lower[8:10] == _INSIGHTS:
+                if not subscription.registered(INSIGHTS):
+                    return missing_registration(INSIGHTS)
                 return await self._insights(request, cluster, parts, lower)
         return _not_found(method, request.path)
+
+    def _provider(
+        self, request: web.Request, subscription: SimSubscription, namespace: str, action: str | None
+    ) -> web.Response:
+        """GET a provider's registration, or POST its `register` action (recorded, so tests can see it was sent)."""
+        if action is None and request.method == "GET":
+            state = subscription.registration(namespace)
+            return json_response(
+                {
+                    "id": f"/subscriptions/{subscription.subscription_id}/providers/{namespace}",
+                    "namespace": namespace,
+                    "registrationPolicy": "RegistrationRequired",
+                    "registrationState": state,
+                    "resourceTypes": [],
+                }
+            )
+        if action == "register" and request.method == "POST":
+            subscription.providers[namespace.lower()] = "Registered"
+            return json_response({"namespace": namespace, "registrationState": "Registering"})
+        return _not_allowed(request.method)
 
     async def _insights(
         self, request: web.Request, cluster: SimCluster, parts: list[str], lower: list[str]
@@ -111,10 +160,12 @@ class ArmRoutes:
             for category in AKS_CATEGORIES:
                 if category.name.lower() == lower[11]:
                     return json_response(_category_json(cluster, category))
-            return error(404, "ResourceNotFound", f"Category '{parts[11]}' is not supported.")
+            return flat_error(404, "ResourceNotFound", f"Category '{parts[11]}' is not supported.")
         if len(lower) == 11:
             if method != "GET":
                 return _not_allowed(method)
+            # A cluster whose ID holds non-ASCII characters can have no diagnostic settings (Azure documents the
+            # limitation, not the answer); an empty list is the plausible one, a fault can make it anything else.
             return json_response(
                 {"value": [_setting_json(cluster, name, props) for name, props in cluster.setting_items()]}
             )
@@ -122,7 +173,7 @@ class ArmRoutes:
         if method == "GET":
             found = cluster.get_setting(name)
             if found is None:
-                return error(404, "ResourceNotFound", f"The diagnostic setting '{name}' doesn't exist.")
+                return flat_error(404, "ResourceNotFound", f"The diagnostic setting '{name}' doesn't exist.")
             return json_response(_setting_json(cluster, *found))
         if method == "DELETE":
             return web.Response(status=200 if cluster.delete_setting(name) else 204)
@@ -134,13 +185,13 @@ class ArmRoutes:
         try:
             body = json.loads(await request.read())
         except ValueError as exc:
-            return error(
+            return flat_error(
                 400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}"
             )
         try:
             stored = cluster.put_setting(name, body.get("properties") if isinstance(body, dict) else None)
         except SettingRejected as exc:
-            return error(400, exc.code, exc.message)
+            return flat_error(exc.status, exc.code, exc.message)
         return json_response(_setting_json(cluster, *stored))
 
     def _list_subscriptions(self, request: web.Request) -> web.Response:
@@ -157,22 +208,34 @@ class ArmRoutes:
     def _list_clusters(
         self, request: web.Request, subscription: SimSubscription, resource_group: str | None
     ) -> web.Response:
+        token = request.query.get("$skipToken", "0")
+        scope = f"/subscriptions/{subscription.subscription_id}"
+        if resource_group is not None:
+            scope += f"/resourceGroups/{resource_group}"
+        path = f"{scope}/providers/Microsoft.ContainerService/managedClusters"
+        empty = int(token[1:]) if token[:1] == "e" and token[1:].isdigit() else None
+        if empty is not None or (token == "0" and subscription.empty_pages):
+            # ARM's paging contract allows pages with no items and a nextLink: serve them before the real ones.
+            served = 0 if empty is None else empty
+            following = f"e{served + 1}" if served + 1 < subscription.empty_pages else "0p"
+            return json_response({"value": [], "nextLink": self._next_link(request, path, following)})
         start = _skip(request)
         if start is None:
             return _bad_skip_token()
-        clusters, more = subscription.cluster_page(start, self.page_size, resource_group)
-        body: dict[str, Any] = {"value": [self._cluster_json(c) for c in clusters]}
+        entries, more = subscription.cluster_page(start, self.page_size, resource_group)
+        page = start // self.page_size + 1 + subscription.empty_pages
+        value: Any = [
+            entry.value if isinstance(entry, RawListingItem) else self._cluster_json(entry) for entry in entries
+        ]
+        if page in subscription.mangled_pages:
+            value = subscription.mangled_pages[page]
+        body: dict[str, Any] = {"value": value}
         if more:
-            scope = f"/subscriptions/{subscription.subscription_id}"
-            if resource_group is not None:
-                scope += f"/resourceGroups/{resource_group}"
-            body["nextLink"] = self._next_link(
-                request, f"{scope}/providers/Microsoft.ContainerService/managedClusters", start + self.page_size
-            )
+            body["nextLink"] = self._next_link(request, path, str(start + self.page_size))
         return json_response(body)
 
-    def _next_link(self, request: web.Request, path: str, skip: int) -> str:
-        return f"{self.endpoint}{path}?api-version={request.query['api-version']}&$skipToken={skip}"
+    def _next_link(self, request: web.Request, path: str, skip: int | str) -> str:
+        return f"{self.endpoint}{quote(path)}?api-version={request.query['api-version']}&$skipToken={skip}"
 
     def _subscription_json(self, subscription: SimSubscription) -> dict[str, Any]:
         return {
@@ -281,9 +344,20 @@ def _category_json(cluster: SimCluster, category: DiagnosticCategory) -> dict[st
 
 
 def _skip(request: web.Request) -> int | None:
-    """Offset carried by `$skipToken` (0 on the first page); None when the token is not one of ours."""
-    token = request.query.get("$skipToken", "0")
+    """Offset carried by `$skipToken` (0 on the first page, "0p" after empty pages); None when not one of ours."""
+    token = request.query.get("$skipToken", "0").removesuffix("p")
     return int(token) if token.isdigit() else None
+
+
+def _unregistered(subscription: SimSubscription, listing: bool) -> web.Response:
+    """How a request on an unregistered Microsoft.ContainerService is answered, as the subscription says."""
+    answer = subscription.unregistered_answer
+    if answer == "409":
+        return missing_registration(CONTAINER_SERVICE)
+    if answer == "empty" and listing:
+        return json_response({"value": []})
+    # Providers answer an unregistered subscription with SubscriptionNotFound (seen from Microsoft.Storage).
+    return error(404, "SubscriptionNotFound", f"The subscription '{subscription.subscription_id}' could not be found.")
 
 
 def _bad_skip_token() -> web.Response:

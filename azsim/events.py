@@ -1,7 +1,11 @@
 """What ARM's Event Grid system topic (Microsoft.Resources.Subscriptions) publishes after a change.
 
 The shape follows the public samples (Event Grid schema, data version 2); the demo and the
-benchmarks use it to drive the event path the way Azure would.
+benchmarks use it to drive the event path the way Azure would. A diagnostic-setting change is
+named in one of two forms, both of which ARM uses: the extension resource's own operation
+(`Microsoft.Insights/diagnosticSettings/write`) or the one nested under the parent resource
+type (`Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write`,
+as the provider operations list names it).
 """
 
 import uuid
@@ -39,11 +43,21 @@ def cluster_written(cluster_id: str, tenant_id: str = "") -> dict[str, Any]:
     return resource_event(WRITE_SUCCESS, "Microsoft.ContainerService/managedClusters/write", cluster_id, tenant_id)
 
 
-def setting_changed(cluster_id: str, name: str, deleted: bool = False, tenant_id: str = "") -> dict[str, Any]:
+SETTING_FORMS = ("insights", "nested")
+
+
+def setting_changed(
+    cluster_id: str, name: str, deleted: bool = False, tenant_id: str = "", form: str = "insights"
+) -> dict[str, Any]:
+    if form not in SETTING_FORMS:
+        raise ValueError(f"form must be one of {SETTING_FORMS}, not {form!r}")
     verb = "delete" if deleted else "write"
+    operation = f"Microsoft.Insights/diagnosticSettings/{verb}"
+    if form == "nested":
+        operation = f"Microsoft.ContainerService/managedClusters/providers/{operation}"
     return resource_event(
         DELETE_SUCCESS if deleted else WRITE_SUCCESS,
-        f"Microsoft.Insights/diagnosticSettings/{verb}",
+        operation,
         f"{cluster_id}/providers/microsoft.insights/diagnosticSettings/{name}",
         tenant_id,
     )

@@ -6,13 +6,14 @@ Order for an ARM request: latency, authentication, faults, api-version, throttli
 import asyncio
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from aiohttp import web
 
-from azsim.arm import ArmRoutes, error, is_write, json_response
+from azsim.arm import ArmRoutes, error, json_response
 from azsim.faults import Fault, error_code
 from azsim.identity import TokenIssuer
-from azsim.throttle import UNTHROTTLED_REMAINING_READS, UNTHROTTLED_REMAINING_WRITES, RateLimiter
+from azsim.throttle import RateLimiter, full_remaining, operation_of
 
 
 @dataclass(slots=True)
@@ -47,16 +48,17 @@ class Gateway:
 
     async def arm(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        parts = path.strip("/").split("/")
-        lower = path.lower().strip("/").split("/")
+        # Split the path as sent, then decode each segment: an encoded '/' (%2F) stays inside its segment.
+        parts = [unquote(segment) for segment in request.raw_path.split("?", 1)[0].strip("/").split("/")]
+        lower = [part.lower() for part in parts]
         subscription_id = parts[1] if len(parts) > 1 and lower[0] == "subscriptions" else None
         record = RequestRecord(request.method, path, dict(request.query), subscription_id, time.monotonic())
         self.requests.append(record)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        response = self._authenticate(request)
+        response, principal = self._authenticate(request)
         if response is None:
-            response = await self._answer(request, parts, lower, subscription_id)
+            response = await self._answer(request, parts, lower, subscription_id, principal)
         return _finish(request, record, response)
 
     async def identity(self, request: web.Request) -> web.StreamResponse:
@@ -73,7 +75,7 @@ class Gateway:
         return _finish(request, record, response)
 
     async def _answer(
-        self, request: web.Request, parts: list[str], lower: list[str], subscription_id: str | None
+        self, request: web.Request, parts: list[str], lower: list[str], subscription_id: str | None, principal: str
     ) -> web.Response | None:
         fired, response = await self._fault(request)
         if fired:
@@ -87,29 +89,36 @@ class Gateway:
             )
         if subscription_id is None:
             return await self.routes.dispatch(request, parts, lower)
-        write = is_write(request.method)
-        header = "x-ms-ratelimit-remaining-subscription-" + ("writes" if write else "reads")
+        operation = operation_of(request.method)
+        header = f"x-ms-ratelimit-remaining-subscription-{operation}"
+        global_header = f"x-ms-ratelimit-remaining-subscription-global-{operation}"
         limiter = self.limiter
         if limiter is None:
-            remaining = UNTHROTTLED_REMAINING_WRITES if write else UNTHROTTLED_REMAINING_READS
+            remaining, remaining_global = full_remaining(operation)
         else:
-            remaining, retry_after = limiter.take(subscription_id.lower(), write)
-            if retry_after:
-                kind = "write" if write else "read"
+            admission = limiter.take(subscription_id.lower(), principal, operation)
+            remaining, remaining_global = admission.remaining, admission.remaining_global
+            if admission.retry_after:
+                kind = operation.removesuffix("s")
                 return error(
                     429,
                     "SubscriptionRequestsThrottled",
                     f"Number of '{kind}' requests for subscription '{subscription_id}' exceeded. Please "
-                    f"try again after '{retry_after}' seconds after additional tokens are available. "
+                    f"try again after '{admission.retry_after}' seconds after additional tokens are available. "
                     "Refer to https://aka.ms/arm-throttling for additional information.",
-                    {"Retry-After": str(retry_after), header: "0"},
+                    {
+                        "Retry-After": str(admission.retry_after),
+                        header: str(remaining),
+                        global_header: str(remaining_global),
+                    },
                 )
         response = await self.routes.dispatch(request, parts, lower)
         response.headers[header] = str(remaining)
+        response.headers[global_header] = str(remaining_global)
         return response
 
-    def _authenticate(self, request: web.Request) -> web.Response | None:
-        """None when the bearer token is one we issued, unexpired, for this ARM endpoint; else the 401."""
+    def _authenticate(self, request: web.Request) -> tuple[web.Response | None, str]:
+        """(None, principal) when the bearer token is one we issued, unexpired, for this ARM endpoint; else the 401."""
         header = request.headers.get("Authorization")
         scheme, _, token = (header or "").partition(" ")
         if not header:
@@ -125,13 +134,13 @@ class Gateway:
         else:
             problem = self.issuer.problem(token.strip(), self.routes.endpoint)
         if problem is None:
-            return None
+            return None, self.issuer.principal(token.strip())
         code, message = problem
         challenge = (
             f'Bearer authorization_uri="https://login.microsoftonline.com/{self.routes.tenant.tenant_id}", '
             f'error="invalid_token", error_description="{message}"'
         )
-        return error(401, code, message, {"WWW-Authenticate": challenge})
+        return error(401, code, message, {"WWW-Authenticate": challenge}), ""
 
     async def _fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
         """Whether a fault fired and its answer (None: no answer at all, the connection is dropped)."""

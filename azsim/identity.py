@@ -22,20 +22,26 @@ class TokenIssuer:
     def __init__(self, lifetime: float) -> None:
         self.lifetime = lifetime
         self.header_secret = secrets.token_urlsafe(24)
-        self._tokens: dict[str, tuple[float, str]] = {}  # token -> (expires_on epoch, normalised resource)
+        # token -> (expires_on epoch, normalised resource, the principal it was issued to)
+        self._tokens: dict[str, tuple[float, str, str]] = {}
 
-    def issue(self, resource: str) -> tuple[str, int]:
+    def issue(self, resource: str, principal: str = SYSTEM_ASSIGNED_CLIENT_ID) -> tuple[str, int]:
         token = secrets.token_urlsafe(32)
         expires_on = int(time.time() + self.lifetime)
-        self._tokens[token] = (expires_on, _audience(resource))
+        self._tokens[token] = (expires_on, _audience(resource), principal)
         return token, expires_on
+
+    def principal(self, token: str) -> str:
+        """Who a (valid) token was issued to: ARM throttles per principal."""
+        issued = self._tokens.get(token)
+        return issued[2] if issued is not None else ""
 
     def problem(self, token: str, audience: str) -> tuple[str, str] | None:
         """None when `token` is good for `audience`, else ARM's (error code, message)."""
         issued = self._tokens.get(token)
         if issued is None:
             return "InvalidAuthenticationToken", "The access token is invalid."
-        expires_on, resource = issued
+        expires_on, resource, _ = issued
         if time.time() >= expires_on:
             return "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time."
         if resource != _audience(audience):
@@ -57,13 +63,14 @@ class TokenIssuer:
         resource = query.get("resource")
         if not resource:
             return 400, {"statusCode": 400, "message": "The resource parameter is required."}
-        token, expires_on = self.issue(resource)
+        client_id = query.get("client_id") or SYSTEM_ASSIGNED_CLIENT_ID
+        token, expires_on = self.issue(resource, client_id)
         return 200, {
             "access_token": token,
             "expires_on": str(expires_on),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": query.get("client_id") or SYSTEM_ASSIGNED_CLIENT_ID,
+            "client_id": client_id,
         }
 
 

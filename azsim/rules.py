@@ -1,4 +1,10 @@
-"""ARM's validation rules for a diagnostic-setting PUT, so remediation code meets the refusals it will meet in Azure."""
+"""ARM's validation rules for a diagnostic-setting PUT, so remediation code meets the refusals it will meet in Azure.
+
+Answers as microsoft.insights gives them: a flat `{"code", "message"}` body (the Monitor REST spec's
+ErrorResponse, and what deployments show, e.g. Azure/avdaccelerator issue 473), 400 `BadRequest` for an invalid
+setting, 409 `Conflict` for a reused sink (Azure Monitor docs, "Diagnostic settings in Azure Monitor",
+troubleshooting: "Data sink ... is already used in diagnostic setting ... for category ...").
+"""
 
 from collections.abc import Mapping
 from typing import Any
@@ -10,24 +16,37 @@ _DESTINATION_FIELDS = ("workspaceId", "storageAccountId", "eventHubAuthorization
 
 
 class SettingRejected(Exception):
-    """ARM refused the setting; `code` and `message` go into the 400 error body."""
+    """ARM refused the setting; `status`, `code` and `message` make the (flat) error answer."""
 
-    def __init__(self, message: str, code: str = "BadRequest") -> None:
+    def __init__(self, message: str, code: str = "BadRequest", status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
-def check_put(name: str, properties: Any, existing: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
+def check_put(
+    name: str, properties: Any, existing: Mapping[str, tuple[str, dict[str, Any]]], ascii_id: bool = True
+) -> None:
     """Raise SettingRejected unless `properties` may be stored as setting `name`.
 
     `existing` maps lower-case setting names to (name, properties) for the same resource.
     """
+    if not ascii_id:
+        # Azure documents that diagnostic settings do not support resources whose IDs hold non-ASCII
+        # characters (Azure Monitor docs, "Diagnostic settings in Azure Monitor", known limitations). The
+        # answer's exact shape is not documented; a 400 refusal is the plausible one.
+        raise SettingRejected("Resource IDs with non-ASCII characters are not supported by diagnostic settings.")
     if not isinstance(properties, dict):
         raise SettingRejected("The request content was invalid: 'properties' is required.", "InvalidRequestContent")
     logs = _entries(properties, "logs")
     metrics = _entries(properties, "metrics")
     key = name.lower()
+    if key not in existing and any(_retains(entry) for entry in (*logs, *metrics)):
+        # Since the storage-retention feature's retirement, ARM refuses a new setting that enables one
+        # (Azure Monitor docs, "Migrate from diagnostic settings storage retention to Azure Storage lifecycle
+        # management"; the answer as deployments see it: Azure/avdaccelerator issue 473).
+        raise SettingRejected("Diagnostic settings does not support retention for new diagnostic settings.")
     if key not in existing and len(existing) >= MAX_SETTINGS_PER_RESOURCE:
         raise SettingRejected(
             "Diagnostic settings does not support more than 5 diagnostic settings for a given resource."
@@ -53,12 +72,19 @@ def check_put(name: str, properties: Any, existing: Mapping[str, tuple[str, dict
             raise SettingRejected(f"Category '{entry.get('category')}' is not supported.")
     sinks = _sinks(properties)
     categories = exported_log_categories(logs)
-    for other_key, (_, other) in existing.items():
+    for other_key, (other_name, other) in existing.items():
         if other_key == key:
             continue
-        if sinks & _sinks(other) and categories & exported_log_categories(other.get("logs") or []):
+        shared = sinks & _sinks(other)
+        overlap = categories & exported_log_categories(other.get("logs") or [])
+        if shared and overlap:
+            sink = _as_sent(properties, sorted(shared)[0][0])
             raise SettingRejected(
-                "Data sinks can't be reused in different settings on the same category for the same resource"
+                f"Data sink '{sink}' is already used in diagnostic setting '{other_name}' for category "
+                f"'{sorted(overlap)[0]}'. Data sinks can't be reused in different settings on the same category "
+                "for the same resource.",
+                "Conflict",
+                409,
             )
 
 
@@ -69,6 +95,23 @@ def _entries(properties: dict[str, Any], field: str) -> list[dict[str, Any]]:
             f"The request content was invalid: '{field}' must be a list of objects.", "InvalidRequestContent"
         )
     return value
+
+
+_FIELD_OF_KIND = {
+    "workspace": "workspaceId",
+    "storage": "storageAccountId",
+    "eventhub": "eventHubAuthorizationRuleId",
+    "partner": "marketplacePartnerId",
+}
+
+
+def _as_sent(properties: Mapping[str, Any], kind: str) -> str:
+    return str(properties.get(_FIELD_OF_KIND[kind]) or "")
+
+
+def _retains(entry: Mapping[str, Any]) -> bool:
+    policy = entry.get("retentionPolicy")
+    return isinstance(policy, dict) and policy.get("enabled") is True
 
 
 def _text(properties: Mapping[str, Any], field: str) -> str:

@@ -14,6 +14,7 @@ PRODUCTION = "6f2b7c1e-4a3d-4b8e-9f10-2c5d8e7a1b01"
 STAGING = "b4e81d2a-93c7-4f56-a0b2-7d1e6c3f9a02"
 SANDBOX = "0c9d5e3f-1a7b-4c28-b6e4-5f8a2d1c7e03"
 LEGACY = "e7a3c2b1-58d9-4e0f-9b6a-1d4c7f2e8a04"
+RESEARCH = "9d1f4b6e-2c8a-4e3b-8f5d-6a0c3e7b1d05"
 
 _MONITORING = f"/subscriptions/{PRODUCTION}/resourceGroups/rg-monitoring/providers"
 WORKSPACE = f"{_MONITORING}/Microsoft.OperationalInsights/workspaces/law-contoso-security"
@@ -62,12 +63,15 @@ def _tags(environment: str, owner: str, cost_center: str, **extra: str) -> dict[
 
 
 def demo_tenant() -> Tenant:
-    """Contoso: three live subscriptions and a disabled one, covering every pass, fail and exempt shape."""
+    """Contoso: four live subscriptions (one never registered the AKS provider) and a disabled one,
+    covering every pass, fail and exempt shape, and a resource group with a non-ASCII name."""
     tenant = Tenant(DEMO_TENANT_ID)
     prod = tenant.add_subscription("Contoso Production", PRODUCTION)
     staging = tenant.add_subscription("Contoso Staging", STAGING)
     sandbox = tenant.add_subscription("Contoso Sandbox", SANDBOX)
     legacy = tenant.add_subscription("Contoso Legacy", LEGACY, state="Disabled")
+    research = tenant.add_subscription("Contoso Research", RESEARCH)
+    research.unregister()  # lists answer 409 MissingSubscriptionRegistration: no clusters there
 
     payments = prod.add_cluster(
         "aks-payments-prod-weu",
@@ -107,6 +111,12 @@ def demo_tenant() -> Tenant:
     )
     reporting.set_setting("send-to-security-law", setting(log_entries(*AUDIT), WORKSPACE))
     reporting.forbidden = True
+    prod.add_cluster(  # legal in Azure, but diagnostic settings do not support non-ASCII resource IDs
+        "aks-analytics-muc",
+        "rg-analytics-münchen",
+        "germanywestcentral",
+        _tags("production", "analytics-team@contoso.com", "CC-1080"),
+    )
 
     staging.add_cluster(
         "aks-payments-stg-weu",

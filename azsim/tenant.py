@@ -3,11 +3,17 @@
 The server thread changes it (PUT/DELETE) while test code reads and edits it, so one lock per tenant guards
 the collections. Stored setting properties are replaced, never changed in place, so the server may serialise
 a snapshot of them outside the lock.
+
+Real ARM reads can lag a write: a GET of a diagnostic setting right after its PUT has answered 404
+(hashicorp/terraform-provider-azurerm issue 27087, "Root object was present, but now absent"). With
+`Tenant.read_lag` = n, the first n reads of a cluster's settings after each change still see the settings as
+they were before it.
 """
 
 import copy
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from azsim import rules
@@ -15,6 +21,21 @@ from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
 
 SUBSCRIPTION_STATES = ("Enabled", "Warned", "PastDue", "Disabled", "Deleted")
 ID_STYLES = ("arm", "canonical", "lower")
+CONTAINER_SERVICE = "Microsoft.ContainerService"
+INSIGHTS = "Microsoft.Insights"
+# How a list on an unregistered Microsoft.ContainerService answers: the RPC contract lets the provider answer
+# an empty collection or a 404 (Azure/azure-resource-manager-rpc, v1.0/resource-api-reference.md); ARM's
+# front door answers 409 MissingSubscriptionRegistration (seen in deployment errors, e.g.
+# Azure/data-management-zone docs/EnterpriseScaleAnalytics-KnownIssues.md).
+UNREGISTERED_ANSWERS = ("empty", "404", "409")
+REGISTRATION_STATES = ("Registered", "NotRegistered", "Registering", "Unregistering")
+
+
+@dataclass(frozen=True)
+class RawListingItem:
+    """Something a cluster listing returns verbatim (a malformed item, an unparseable ID): tests of robustness."""
+
+    value: Any
 
 
 def resource_key(resource_id: str) -> str:
@@ -52,16 +73,27 @@ class SimCluster:
         self.tags: dict[str, str] = dict(tags or {})
         self.provisioning_state = provisioning_state
         self.forbidden = False
+        self._tenant = tenant
         self._lock = tenant.lock
         self._settings: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-case name -> (name, properties)
+        self._before: dict[str, tuple[str, dict[str, Any]]] = {}  # what stale reads still see
+        self._stale_reads = 0
 
     def __repr__(self) -> str:
         return f"SimCluster({self.id!r})"
+
+    def _changing(self) -> None:
+        """Called under the lock before each change: open the window in which reads still see the old state."""
+        if self._tenant.read_lag > 0:
+            if self._stale_reads == 0:
+                self._before = dict(self._settings)
+            self._stale_reads = self._tenant.read_lag
 
     def set_setting(self, name: str, properties: dict[str, Any]) -> None:
         """Store a setting as given, bypassing ARM's rules, to build any state (even an invalid one)."""
         stored = copy.deepcopy(properties)
         with self._lock:
+            self._changing()
             self._settings[name.lower()] = (name, stored)
 
     @property
@@ -74,16 +106,28 @@ class SimCluster:
     def delete_setting(self, name: str) -> bool:
         """Remove a setting; tells whether it existed."""
         with self._lock:
-            return self._settings.pop(name.lower(), None) is not None
+            if name.lower() not in self._settings:
+                return False
+            self._changing()
+            del self._settings[name.lower()]
+            return True
+
+    def _served(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """What a read sees (under the lock): the settings before the last change while reads still lag."""
+        if self._stale_reads > 0:
+            self._stale_reads -= 1
+            return self._before
+        return self._settings
 
     def setting_items(self) -> list[tuple[str, dict[str, Any]]]:
-        """Snapshot for serving: the stored objects themselves, which are never mutated."""
+        """Snapshot for serving a list: the stored objects themselves, which are never mutated."""
         with self._lock:
-            return list(self._settings.values())
+            return list(self._served().values())
 
     def get_setting(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """One setting as a read sees it (None: 404)."""
         with self._lock:
-            return self._settings.get(name.lower())
+            return self._served().get(name.lower())
 
     def put_setting(self, name: str, properties: Any) -> tuple[str, dict[str, Any]]:
         """Create or update a setting under ARM's rules (raises rules.SettingRejected); returns what was stored.
@@ -92,14 +136,16 @@ class SimCluster:
         or sink-reuse rule.
         """
         with self._lock:
-            rules.check_put(name, properties, self._settings)
+            rules.check_put(name, properties, self._settings, ascii_id=self.id.isascii())
             stored_name = self._settings.get(name.lower(), (name, None))[0]
+            self._changing()
             self._settings[name.lower()] = (stored_name, properties)
             return stored_name, properties
 
 
 class SimSubscription:
-    """A subscription; `state`, `display_name` and `forbidden` may be changed by tests."""
+    """A subscription; `state`, `display_name`, `forbidden`, `providers`, `unregistered_answer`,
+    `empty_pages` and `mangled_pages` may be changed by tests."""
 
     def __init__(self, tenant: "Tenant", subscription_id: str, display_name: str, state: str, forbidden: bool) -> None:
         if state not in SUBSCRIPTION_STATES:
@@ -108,8 +154,32 @@ class SimSubscription:
         self.display_name = display_name
         self.state = state
         self.forbidden = forbidden
+        # registrationState per provider namespace (lower-case key); unlisted namespaces are Registered.
+        self.providers: dict[str, str] = {}
+        self.unregistered_answer = "409"  # how the cluster list answers while Microsoft.ContainerService is not
+        self.empty_pages = 0  # empty pages (with a nextLink) served before the first real page of a listing
+        self.mangled_pages: dict[int, Any] = {}  # 1-based page of the cluster listing -> its `value`, served as given
         self._tenant = tenant
-        self._clusters: list[SimCluster] = []
+        self._listing: list[SimCluster | RawListingItem] = []
+
+    def registration(self, namespace: str) -> str:
+        return self.providers.get(namespace.lower(), "Registered")
+
+    def unregister(self, namespace: str = CONTAINER_SERVICE, answer: str = "409") -> None:
+        """Mark a provider NotRegistered; for Microsoft.ContainerService, `answer` picks how lists answer."""
+        if answer not in UNREGISTERED_ANSWERS:
+            raise ValueError(f"answer must be one of {UNREGISTERED_ANSWERS}, not {answer!r}")
+        self.providers[namespace.lower()] = "NotRegistered"
+        if namespace.lower() == CONTAINER_SERVICE.lower():
+            self.unregistered_answer = answer
+
+    def registered(self, namespace: str) -> bool:
+        return self.registration(namespace) == "Registered"
+
+    def add_listing_item(self, value: Any) -> None:
+        """Append something the cluster listing returns verbatim, in place among the clusters."""
+        with self._tenant.lock:
+            self._listing.append(RawListingItem(value))
 
     def __repr__(self) -> str:
         return f"SimSubscription({self.subscription_id!r}, {self.display_name!r})"
@@ -117,7 +187,7 @@ class SimSubscription:
     @property
     def clusters(self) -> list[SimCluster]:
         with self._tenant.lock:
-            return list(self._clusters)
+            return [entry for entry in self._listing if isinstance(entry, SimCluster)]
 
     def add_cluster(
         self,
@@ -134,21 +204,24 @@ class SimSubscription:
         self._tenant.register(self, cluster)
         return cluster
 
-    def cluster_page(self, start: int, count: int, resource_group: str | None = None) -> tuple[list[SimCluster], bool]:
-        """Clusters [start, start+count) of the listing (optionally one resource group's) and whether more follow."""
+    def cluster_page(
+        self, start: int, count: int, resource_group: str | None = None
+    ) -> tuple[list[SimCluster | RawListingItem], bool]:
+        """Entries [start, start+count) of the listing (optionally one resource group's) and whether more follow."""
         with self._tenant.lock:
-            clusters = self._clusters
+            entries: list[SimCluster | RawListingItem] = self._listing
             if resource_group is not None:
                 group = resource_group.lower()
-                clusters = [c for c in clusters if c.resource_group.lower() == group]
-            return clusters[start : start + count], start + count < len(clusters)
+                entries = [c for c in entries if isinstance(c, SimCluster) and c.resource_group.lower() == group]
+            return entries[start : start + count], start + count < len(entries)
 
 
 class Tenant:
     """The whole simulated directory. GUIDs are generated when not given."""
 
-    def __init__(self, tenant_id: str | None = None) -> None:
+    def __init__(self, tenant_id: str | None = None, read_lag: int = 0) -> None:
         self.tenant_id = tenant_id or str(uuid.uuid4())
+        self.read_lag = read_lag  # reads of a cluster's settings that still see the state before each change
         self.lock = threading.Lock()
         self._subscriptions: dict[str, SimSubscription] = {}
         self._clusters: dict[str, SimCluster] = {}
@@ -187,7 +260,7 @@ class Tenant:
         """Delete a cluster (with its settings); KeyError when there is none."""
         with self.lock:
             cluster = self._clusters.pop(resource_key(resource_id))
-            self._subscriptions[cluster.subscription_id.lower()]._clusters.remove(cluster)
+            self._subscriptions[cluster.subscription_id.lower()]._listing.remove(cluster)
 
     def register(self, subscription: SimSubscription, cluster: SimCluster) -> None:
         """Index a new cluster; the tenant keeps the index and the subscriptions' lists in step."""
@@ -196,4 +269,4 @@ class Tenant:
             if key in self._clusters:
                 raise ValueError(f"cluster {cluster.id} already exists")
             self._clusters[key] = cluster
-            subscription._clusters.append(cluster)
+            subscription._listing.append(cluster)

@@ -130,6 +130,11 @@ param httpTimeoutSeconds int = 20
 @maxValue(604800)
 param createGraceSeconds int = 900
 
+@description('AUDITOR_RECHECK_SECONDS: wait before reading a cluster again when its first read contradicts the drift event (ARM reads can lag a change).')
+@minValue(0)
+@maxValue(3600)
+param recheckSeconds int = 30
+
 @description('AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: from this many subscriptions up, the timer fans out one queue message per subscription.')
 @minValue(1)
 param fanoutMinSubscriptions int = 20
@@ -316,6 +321,7 @@ var auditorSettings = {
   AUDITOR_MAX_CONCURRENCY: string(maxConcurrency)
   AUDITOR_HTTP_TIMEOUT_SECONDS: string(httpTimeoutSeconds)
   AUDITOR_CREATE_GRACE_SECONDS: string(createGraceSeconds)
+  AUDITOR_RECHECK_SECONDS: string(recheckSeconds)
   AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: string(fanoutMinSubscriptions)
   AUDITOR_EVENTGRID_TOPIC_ENDPOINT: findingsTopic.outputs.endpoint
   AUDITOR_EVENTGRID_TOPIC_KEY: ''

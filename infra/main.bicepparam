@@ -29,6 +29,7 @@ param acceptedDestinations = readEnvironmentVariable('AUDITOR_ACCEPTED_DESTINATI
 param allowedWorkspaces = readEnvironmentVariable('AUDITOR_ALLOWED_WORKSPACES', '')
 param exemptTag = readEnvironmentVariable('AUDITOR_EXEMPT_TAG', 'aks-audit-exempt')
 param createGraceSeconds = int(readEnvironmentVariable('AUDITOR_CREATE_GRACE_SECONDS', '900'))
+param recheckSeconds = int(readEnvironmentVariable('AUDITOR_RECHECK_SECONDS', '30'))
 param renotifyHours = int(readEnvironmentVariable('AUDITOR_RENOTIFY_HOURS', '24'))
 
 // Notifications. The webhook URL and the SMTP password go to Key Vault; the app gets references.

@@ -427,10 +427,12 @@ def test_put_refuses_reused_sink_for_same_category(sim: ArmSimulator, tenant: Te
                     cluster.id, name, diagnostic(logs, workspace)
                 )
             except HttpResponseError as exc:
-                return f"{exc.status_code} {exc.error.message if exc.error else ''}"
+                messages.append(exc.error.message if exc.error else "")
+                return f"{exc.status_code} {exc.error.code if exc.error else ''}"
             return "200"
 
-    reused = "400 Data sinks can't be reused in different settings on the same category for the same resource"
+    messages: list[str] = []
+    reused = "409 Conflict"  # flat body {"code", "message"}, read by the SDK like the wrapped one
     audit = [{"category": "kube-audit", "enabled": True}]
     assert asyncio.run(put("same", audit, WS1.upper())) == reused
     assert asyncio.run(put("group", [{"categoryGroup": "audit", "enabled": True}], WS1)) == reused
@@ -441,6 +443,10 @@ def test_put_refuses_reused_sink_for_same_category(sim: ArmSimulator, tenant: Te
     # Updating a setting never conflicts with its own previous version.
     scheduler = [*audit, {"category": "kube-scheduler", "enabled": True}]
     assert asyncio.run(put("existing", scheduler, WS1)) == "200"
+    assert messages[0] == (
+        f"Data sink '{WS1.upper()}' is already used in diagnostic setting 'existing' for category 'kube-audit'. "
+        "Data sinks can't be reused in different settings on the same category for the same resource."
+    )
 
 
 @pytest.mark.parametrize(
@@ -457,8 +463,8 @@ def test_put_refuses_invalid_categories_and_no_destination(
     cluster = first_cluster(tenant)
     path = f"{cluster.id}/providers/Microsoft.Insights/diagnosticSettings/bad"
     status, _, body = asyncio.run(raw(sim, "PUT", path, body={"properties": setting(logs, workspace)}))
-    assert (status, body["error"]["code"]) == (400, "BadRequest")
-    assert body["error"]["message"].startswith(message)
+    assert (status, body["code"]) == (400, "BadRequest")  # microsoft.insights answers flat, not inside "error"
+    assert body["message"].startswith(message)
     assert cluster.settings == {}
 
 
@@ -588,8 +594,13 @@ def test_demo_tenant_covers_the_shapes() -> None:
         "Contoso Staging": "Enabled",
         "Contoso Sandbox": "Enabled",
         "Contoso Legacy": "Disabled",
+        "Contoso Research": "Enabled",
     }
-    assert len(by_name) == 14
+    research = next(s for s in tenant.subscriptions if s.display_name == "Contoso Research")
+    assert not research.registered("Microsoft.ContainerService")
+    assert research.clusters == []
+    assert by_name["aks-analytics-muc"].resource_group == "rg-analytics-münchen"
+    assert len(by_name) == 15
     assert by_name["aks-reporting-prod-neu"].forbidden
     assert by_name["aks-payments-stg-weu"].settings == {}
     assert by_name["aks-ml-stg-eus"].settings["orphaned-destination"]["workspaceId"] == ""

@@ -1,4 +1,4 @@
-"""Event Grid payloads of both schemas -> the action CONTRACT §5 prescribes. Pure: no ARM, no storage."""
+"""Event Grid payloads of both schemas -> the action the reference prescribes. Pure: no ARM, no storage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import arm_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.events import CheckCluster, Ignore, MalformedEvent, decide, load_events, parse_event
+from auditor.events import CheckCluster, Expectation, Ignore, MalformedEvent, decide, load_events, parse_event
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = f"/subscriptions/{SUB}/resourcegroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks1"
@@ -29,21 +29,63 @@ def test_cluster_write_is_checked_after_the_grace_period(schema):
     assert action(event, grace=0) == CheckCluster(CLUSTER, 0, "cluster created or updated")
 
 
+NESTED = "Microsoft.ContainerService/managedClusters/providers/"
+CHANGED = ("diagnostic setting changed", Expectation("audit", present=True))
+DELETED = ("diagnostic setting deleted", Expectation("audit", present=False))
+
+
 @pytest.mark.parametrize(
-    ("event_type", "operation", "trigger"),
+    ("event_type", "operation", "expected"),
     [
-        (WRITE, "Microsoft.Insights/diagnosticSettings/write", "diagnostic setting changed"),
-        (DELETE, "Microsoft.Insights/diagnosticSettings/delete", "diagnostic setting deleted"),
-        (WRITE.upper(), "microsoft.insights/DIAGNOSTICSETTINGS/write", "diagnostic setting changed"),
+        (WRITE, "Microsoft.Insights/diagnosticSettings/write", CHANGED),
+        (DELETE, "Microsoft.Insights/diagnosticSettings/delete", DELETED),
+        (WRITE.upper(), "microsoft.insights/DIAGNOSTICSETTINGS/write", CHANGED),
+        # The other operation name ARM uses: nested under the parent type, as the operations list names it.
+        (WRITE, f"{NESTED}Microsoft.Insights/diagnosticSettings/write", CHANGED),
+        (DELETE, f"{NESTED}Microsoft.Insights/diagnosticSettings/delete", DELETED),
+        (WRITE, f"{NESTED.lower()}microsoft.insights/diagnosticsettings/WRITE", CHANGED),
     ],
 )
-def test_diagnostic_setting_change_checks_the_parent_cluster_now(event_type, operation, trigger):
-    assert action(arm_event(event_type, operation, SETTING)) == CheckCluster(CLUSTER, 0, trigger)
+def test_diagnostic_setting_change_checks_the_parent_cluster_now(event_type, operation, expected):
+    trigger, expectation = expected
+    assert action(arm_event(event_type, operation, SETTING)) == CheckCluster(CLUSTER, 0, trigger, expectation)
 
 
 def test_cloud_event_diagnostic_setting_delete():
     event = arm_event(DELETE, "Microsoft.Insights/diagnosticSettings/delete", SETTING, schema="cloudevents")
-    assert action(event) == CheckCluster(CLUSTER, 0, "diagnostic setting deleted")
+    assert action(event) == CheckCluster(CLUSTER, 0, *DELETED)
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        f"/subscriptions/{SUB}/resourceGroups/rg-münchen/providers/Microsoft.ContainerService/managedClusters/aks1",
+        f"/subscriptions/{SUB}/resourcegroups/rg-東京/providers/microsoft.containerservice/managedclusters/aks1",
+        f"/subscriptions/{SUB}/resourceGroups/RG_(legacy).v2/providers/Microsoft.ContainerService/managedClusters/a",
+    ],
+)
+def test_drift_on_a_cluster_with_a_unicode_or_punctuated_resource_group_is_checked(cluster):
+    event = arm_event(
+        DELETE,
+        "Microsoft.Insights/diagnosticSettings/delete",
+        f"{cluster}/providers/microsoft.insights/diagnosticSettings/audit",
+    )
+    assert action(event) == CheckCluster(cluster, 0, *DELETED)
+
+
+def test_a_percent_encoded_resource_uri_is_decoded_before_it_is_judged():
+    encoded = (
+        f"/subscriptions/{SUB}/resourceGroups/rg-m%C3%BCnchen/providers/Microsoft.ContainerService/managedClusters/aks1"
+    )
+    event = arm_event(
+        WRITE,
+        "Microsoft.Insights/diagnosticSettings/write",
+        f"{encoded}/providers/microsoft.insights/diagnosticSettings/a%20b",
+    )
+    decoded = (
+        f"/subscriptions/{SUB}/resourceGroups/rg-münchen/providers/Microsoft.ContainerService/managedClusters/aks1"
+    )
+    assert action(event) == CheckCluster(decoded, 0, "diagnostic setting changed", Expectation("a b", present=True))
 
 
 @pytest.mark.parametrize(
@@ -56,6 +98,40 @@ def test_cloud_event_diagnostic_setting_delete():
         ),
         (DELETE, "Microsoft.ContainerService/managedClusters/delete", CLUSTER),
         (WRITE, "Microsoft.ContainerService/managedClusters/agentPools/write", f"{CLUSTER}/agentPools/np1"),
+        # Cluster-scoped operations that cannot change the verdict.
+        (
+            "Microsoft.Resources.ResourceActionSuccess",
+            "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+            CLUSTER,
+        ),
+        (
+            WRITE,
+            "Microsoft.ContainerService/managedClusters/maintenanceConfigurations/write",
+            f"{CLUSTER}/maintenanceConfigurations/default",
+        ),
+        (DELETE, "Microsoft.ContainerService/managedClusters/agentPools/delete", f"{CLUSTER}/agentPools/np1"),
+        (
+            WRITE,
+            "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings/write",
+            f"{CLUSTER}/trustedAccessRoleBindings/b",
+        ),
+        (WRITE, f"{NESTED}Microsoft.Insights/logDefinitions/read", CLUSTER),
+        # A nested-form setting operation whose resource is not under a cluster, and a smuggled path.
+        (
+            WRITE,
+            f"{NESTED}Microsoft.Insights/diagnosticSettings/write",
+            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1/providers/microsoft.insights/diagnosticSettings/a",
+        ),
+        (
+            DELETE,
+            "Microsoft.Insights/diagnosticSettings/delete",
+            f"{CLUSTER}/x/providers/microsoft.insights/diagnosticSettings/a",
+        ),
+        (
+            WRITE,
+            "Microsoft.ContainerService/managedClusters/write",
+            f"/subscriptions/{SUB}/resourceGroups/rg%2Fx/providers/Microsoft.ContainerService/managedClusters/aks1",
+        ),
         (
             WRITE,
             "Microsoft.Insights/diagnosticSettings/write",

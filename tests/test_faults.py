@@ -158,6 +158,8 @@ def test_storage_stopping_mid_run_makes_the_event_retry_and_keeps_what_was_recor
     tenant = scale_tenant(1, 2, seed=19)
     simulate(tenant)
     cluster = tenant.subscriptions[0].clusters[0]
+    for name in ("a", "b"):  # the writes the two events report
+        cluster.set_setting(name, {"workspaceId": "", "logs": []})
     first, second = setting_changed(cluster.id, "a"), setting_changed(cluster.id, "b")
     logger = logging.getLogger("auditor")
 

@@ -18,7 +18,7 @@ from auditor.azure.inventory import cluster_from_arm
 from auditor.cli import main
 from auditor.events import CheckCluster, MalformedEvent, decide, parse_event
 from auditor.model import Cluster
-from auditor.resource_id import parse_cluster_id
+from auditor.resource_id import parse_cluster_id, path_of, resource_group_problem
 from auditor.rule import evaluate, exemption_of
 from auditor.settings import ConfigError, Settings
 from auditor.work import MalformedMessage, parse_message
@@ -45,6 +45,26 @@ def test_resource_ids_parse_or_raise_value_error_and_accepted_ones_are_safe_in_a
         assert part not in {".", ".."}
 
 
+# What .NET's Char.IsLetterOrDigit accepts (Unicode letters and decimal digits) plus ARM's punctuation.
+group_names = st.text(
+    alphabet=st.characters(whitelist_categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Nd")) | st.sampled_from("_-.()"),
+    min_size=1,
+    max_size=90,
+).filter(lambda name: not name.endswith("."))
+
+
+@given(group_names)
+@settings(max_examples=500)
+def test_every_resource_group_name_arm_allows_parses_and_survives_percent_encoding(group):
+    cluster = f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/aks-1"
+    assert resource_group_problem(group) == ""
+    ref = parse_cluster_id(cluster)
+    assert ref.resource_group == group
+    encoded = path_of(cluster)
+    assert encoded.isascii()
+    assert parse_cluster_id(encoded) == ref  # what goes into a URL means the same cluster
+
+
 @given(st.sampled_from(["resourceGroups", "resourcegroups", "RESOURCEGROUPS"]), st.booleans())
 def test_real_ids_in_any_case_parse(groups, lower):
     candidate = f"/subscriptions/{SUB}/{groups}/rg-1/providers/Microsoft.ContainerService/managedClusters/aks-1"
@@ -56,7 +76,7 @@ def test_real_ids_in_any_case_parse(groups, lower):
 def test_cluster_json_from_arm_is_read_or_rejected_cleanly(item):
     item = {**item, "id": CLUSTER} if isinstance(item.get("id"), str) or "id" not in item else item
     try:
-        cluster = cluster_from_arm(item)
+        cluster = cluster_from_arm(item, SUB)
     except ValueError:
         return
     assert cluster.resource_id == CLUSTER

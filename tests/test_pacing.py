@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.azure.pacing import ReadPacer, subscription_of
+from auditor.azure.pacing import REMAINING_GLOBAL_READS, REMAINING_READS, ReadPacer, subscription_of
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 
@@ -31,10 +31,10 @@ def drive(bucket: int, refill: float, reads: int, low_water: int = 40) -> tuple[
         if tokens >= 1:
             tokens -= 1
             done += 1
-            pacer.observe(SUB, int(tokens))
+            pacer.observe(SUB, {REMAINING_READS: int(tokens), REMAINING_GLOBAL_READS: 3000})
         else:
             throttled += 1
-            pacer.observe(SUB, 0, took_token=False)
+            pacer.observe(SUB, {REMAINING_READS: 0, REMAINING_GLOBAL_READS: 3000}, took_token=False)
             clock.now += 1.0  # Retry-After: 1
         clock.now += 0.001  # the client's own time per request
     return clock.now, throttled, pacer
@@ -43,14 +43,14 @@ def drive(bucket: int, refill: float, reads: int, low_water: int = 40) -> tuple[
 def test_no_pacing_while_tokens_are_plentiful():
     pacer = ReadPacer(low_water=40, clock=FakeClock())
     assert pacer.delay(SUB) == 0.0
-    pacer.observe(SUB, 249)
+    pacer.observe(SUB, {REMAINING_READS: 249, REMAINING_GLOBAL_READS: 3749})
     assert pacer.delay(SUB) == 0.0
 
 
 def test_reads_in_flight_count_against_the_remaining_tokens():
     pacer = ReadPacer(low_water=10, clock=FakeClock())
     pacer.sent(SUB)
-    pacer.observe(SUB, 30)
+    pacer.observe(SUB, {REMAINING_READS: 30})
     waits = []
     for _ in range(25):  # 25 reads sent, none answered yet
         waits.append(pacer.delay(SUB))
@@ -73,3 +73,14 @@ def test_subscription_is_read_from_the_url():
     assert subscription_of(f"https://management.azure.com/subscriptions/{SUB.upper()}/providers/x?a=1") == SUB
     assert subscription_of("https://management.azure.com/subscriptions?api-version=2022-12-01") is None
     assert subscription_of(f"https://h/subscriptions/{SUB}") == SUB
+
+
+def test_the_lower_of_the_principal_and_the_global_bucket_binds():
+    """Other principals can drain the subscription's global bucket while ours is full."""
+    pacer = ReadPacer(low_water=10, clock=FakeClock())
+    pacer.observe(SUB, {REMAINING_READS: 249, REMAINING_GLOBAL_READS: 5})
+    assert pacer.delay(SUB) == 0.0  # the first paced read goes at once
+    assert pacer.delay(SUB) > 0.0  # the next ones are spaced: the global bucket is nearly empty
+    calm = ReadPacer(low_water=10, clock=FakeClock())
+    calm.observe(SUB, {REMAINING_READS: 249, REMAINING_GLOBAL_READS: 3749})
+    assert [calm.delay(SUB) for _ in range(5)] == [0.0] * 5

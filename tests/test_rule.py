@@ -300,7 +300,7 @@ def test_cluster_is_read_from_the_public_list_example():
     body = json.loads((FIXTURES / "ManagedClustersList.json").read_text())["responses"]["200"]["body"]
     example = body["value"][0]
     example["id"] = example["id"].replace("00000000-0000-0000-0000-000000000000", SUB)
-    parsed = cluster_from_arm(example)
+    parsed = cluster_from_arm(example, SUB)
     assert parsed.resource_id == example["id"]  # lower-case "resourcegroups" kept as returned
     assert (parsed.subscription_id, parsed.resource_group, parsed.name) == (SUB, "rg1", "clustername1")
     assert (parsed.location, parsed.provisioning_state) == ("location1", "Succeeded")

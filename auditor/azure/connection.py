@@ -1,9 +1,15 @@
 """One authenticated, pooled connection to ARM, shared by every client of a scan.
 
-Connection reuse decides throughput (CONTRACT §9): all SDK clients share one
-`aiohttp.ClientSession` (one connector, one SSLContext) through their own transports. The
-single ARM retry/timeout policy lives here too, plus two pipeline guards: read pacing per
-subscription and, unless remediation is on, a hard refusal of anything but GET.
+Connection reuse decides throughput: all SDK clients share one `aiohttp.ClientSession` (one
+connector, one SSLContext) through their own transports. Every client gets the same ARM
+pipeline, built here policy by policy rather than left to the SDKs' defaults, because the
+defaults of azure-mgmt-core carry `ARMAutoResourceProviderRegistrationPolicy`: on a 409
+`MissingSubscriptionRegistration` it POSTs `.../providers/{namespace}/register` on its own
+and then polls every 10 s until the provider is registered. A read-only auditor must never
+write to make an answer go away, and an unregistered provider means "no such resources
+here" (see inventory.py). The pipeline also holds the single retry/timeout policy, read
+pacing per subscription and, unless remediation applies, a hard refusal of anything but GET.
+It follows no redirects (ARM sends none; a redirect could carry the token elsewhere).
 """
 
 from __future__ import annotations
@@ -17,9 +23,21 @@ import aiohttp
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
-from azure.core.pipeline.policies import AsyncHTTPPolicy
+from azure.core.pipeline.policies import (
+    AsyncHTTPPolicy,
+    AsyncRetryPolicy,
+    ContentDecodePolicy,
+    CustomHookPolicy,
+    DistributedTracingPolicy,
+    HeadersPolicy,
+    NetworkTraceLoggingPolicy,
+    ProxyPolicy,
+    RequestIdPolicy,
+    UserAgentPolicy,
+)
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.containerservice.aio import ContainerServiceClient
+from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuthenticationPolicy
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 
@@ -27,6 +45,7 @@ from auditor.azure.credentials import default_credential
 from auditor.azure.pacing import PacingPolicy, ReadPacer
 from auditor.settings import Settings
 
+USER_AGENT = "aks-audit-auditor"
 CLUSTERS_API_VERSION = "2025-10-01"  # Microsoft.ContainerService managedClusters, stable
 RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
 _BACKOFF_FACTOR = 0.5
@@ -137,22 +156,40 @@ class ArmConnection:
         if self._session is None:
             raise RuntimeError("ArmConnection used outside 'async with'")
         timeout = self._settings.http_timeout_seconds
-        guards: list[Any] = [PacingPolicy(self.pacer)]
-        if self._read_only:
-            guards.insert(0, ReadOnlyPolicy())
         return {
             "base_url": self._settings.arm_endpoint,
-            "credential_scopes": [self._settings.arm_audience + "/.default"],
             "transport": AioHttpTransport(
                 session=self._session, session_owner=False, connection_timeout=timeout, read_timeout=timeout
             ),
-            "retry_total": RETRIES,
-            "retry_backoff_factor": _BACKOFF_FACTOR,
-            "retry_backoff_max": _BACKOFF_MAX,
-            "timeout": call_budget(self._settings),
-            "per_call_policies": [ExpiredTokenPolicy()],
-            "per_retry_policies": guards,
+            "policies": self._policies(),
         }
+
+    def _policies(self) -> list[Any]:
+        """The ARM pipeline of every client: the SDKs' own list, minus provider auto-registration and
+        redirects, plus the expired-token retry, the read-only guard and read pacing."""
+        guards: list[Any] = [PacingPolicy(self.pacer)]
+        if self._read_only:
+            guards.insert(0, ReadOnlyPolicy())
+        return [
+            RequestIdPolicy(),
+            HeadersPolicy(),
+            UserAgentPolicy(sdk_moniker=USER_AGENT),
+            ProxyPolicy(),
+            ContentDecodePolicy(),
+            ExpiredTokenPolicy(),
+            AsyncRetryPolicy(
+                retry_total=RETRIES,
+                retry_backoff_factor=_BACKOFF_FACTOR,
+                retry_backoff_max=_BACKOFF_MAX,
+                timeout=call_budget(self._settings),
+            ),
+            *guards,
+            AsyncARMChallengeAuthenticationPolicy(self.credential, self._settings.arm_audience + "/.default"),
+            CustomHookPolicy(),
+            NetworkTraceLoggingPolicy(),
+            DistributedTracingPolicy(),
+            ARMHttpLoggingPolicy(),
+        ]
 
     def subscriptions(self) -> SubscriptionClient:
         if self._subscriptions is None:

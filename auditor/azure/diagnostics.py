@@ -1,20 +1,42 @@
-"""Reading a cluster's diagnostic settings and the category -> group map of its type."""
+"""Reading a cluster's diagnostic settings and the category -> group map of its type.
+
+The Monitor SDK puts its `resourceUri` argument into the URL unquoted, so the ID goes in
+percent-encoded (resource_id.resource_uri): a resource group such as `rg-münchen` reaches ARM
+as `rg-m%C3%BCnchen`. A subscription that has not registered microsoft.insights answers 409
+`MissingSubscriptionRegistration`: no diagnostic setting can exist there, which is a fact
+about the cluster (it exports nothing), not a failure to read it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
+
 from auditor.azure.connection import ArmConnection
+from auditor.azure.errors import error_code
+from auditor.azure.inventory import MISSING_REGISTRATION, ProviderNotRegistered
 from auditor.azure.pages import text
 from auditor.model import DiagnosticSetting, LogEntry
+from auditor.resource_id import resource_uri
 from auditor.rule import CategoryGroups
+
+INSIGHTS = "Microsoft.Insights"
 
 
 async def read_settings(connection: ArmConnection, resource_id: str) -> list[DiagnosticSetting]:
-    """One `diagnosticSettings` list call for the cluster, through the v2021_05_01_preview client."""
-    pager = connection.monitor().diagnostic_settings.list(resource_id.strip("/"))
-    return [setting_from_sdk(item) async for item in pager]
+    """One `diagnosticSettings` list call for the cluster, through the v2021_05_01_preview client.
+
+    Raises ProviderNotRegistered when the subscription has not registered microsoft.insights."""
+    pager = connection.monitor().diagnostic_settings.list(resource_uri(resource_id))
+    try:
+        return [setting_from_sdk(item) async for item in pager]
+    except HttpResponseError as exc:
+        if exc.status_code == 409 and error_code(exc) == MISSING_REGISTRATION:
+            subscription = resource_id.strip().split("/")[2].lower()
+            raise ProviderNotRegistered(subscription, INSIGHTS, f"409 {MISSING_REGISTRATION}") from exc
+        raise
 
 
 def setting_from_sdk(resource: Any) -> DiagnosticSetting:
@@ -66,7 +88,7 @@ class CategoryGroupCache:
 
     @staticmethod
     async def _read(connection: ArmConnection, resource_id: str) -> CategoryGroups:
-        pager = connection.monitor().diagnostic_settings_category.list(resource_id.lstrip("/"))
+        pager = connection.monitor().diagnostic_settings_category.list(resource_uri(resource_id))
         groups: dict[str, frozenset[str]] = {}
         async for category in pager:
             if str(category.category_type or "").lower() == "logs" and category.name:

@@ -28,7 +28,7 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
         return f"could not get a token: {first_line(exc)}"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code
-        code = _error_code(exc)
+        code = error_code(exc)
         if status == 403:
             return (
                 f"forbidden (403 {code or 'AuthorizationFailed'}): the identity cannot read this resource; "
@@ -58,7 +58,9 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _error_code(exc: HttpResponseError) -> str:
+def error_code(exc: HttpResponseError) -> str:
+    """ARM's error code, from either body shape: `{"error": {"code", ...}}` or the flat
+    `{"code", "message"}` that microsoft.insights answers with (azure-core reads both)."""
     error = getattr(exc, "error", None)
     return str(getattr(error, "code", "") or "")
 

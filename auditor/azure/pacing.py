@@ -1,8 +1,8 @@
-"""Pacing reads per subscription on ARM's `x-ms-ratelimit-remaining-subscription-reads`.
+"""Pacing reads per subscription on ARM's remaining-reads headers.
 
 ARM throttles reads with a token bucket per subscription and principal (about 250 burst,
 25/s refill). Retry-After alone makes a throttled scan stutter: every 429 costs at least a
-second. Instead, the pacer watches the remaining-reads header. While plenty is left,
+second. Instead, the pacer watches the remaining-reads headers. While plenty is left,
 requests go at full concurrency; once it falls to a low-water mark (enough for the reads
 already in flight), requests are spaced at the refill rate, which the pacer measures from
 the header itself (tokens seen now, minus tokens seen before, plus reads spent in between,
@@ -15,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 
+# ARM's 2024 throttling model (Azure docs, "Understand how Azure Resource Manager throttles
+# requests"): a token bucket per subscription, principal and operation type, plus a global
+# bucket per subscription shared by every principal (15 times the size). Each answer carries
+# what is left of both; whichever is lower binds.
 REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+REMAINING_GLOBAL_READS = "x-ms-ratelimit-remaining-subscription-global-reads"
+READ_BUCKETS = (REMAINING_READS, REMAINING_GLOBAL_READS)
 _SUBSCRIPTION_IN_PATH = re.compile(r"^https?://[^/]+/subscriptions/([0-9a-fA-F-]{36})(?:[/?]|$)")
 _ASSUMED_REFILL = 25.0  # ARM's documented per-subscription read refill, until measured
 _MIN_WINDOW = 0.25  # seconds of observation before trusting a measured refill rate
@@ -32,15 +38,20 @@ _TARGET = 10  # tokens to keep in hand once paced (in-flight reads are few at th
 
 @dataclass(slots=True)
 class _Bucket:
-    """What the pacer knows of one subscription's bucket."""
+    """What the pacer knows of one of a subscription's buckets."""
 
-    remaining: int | None = None
+    remaining: int
+    anchor_time: float
+    anchor_remaining: int
     spent: int = 0  # reads answered (each took one token) since the anchor
-    anchor_time: float = 0.0
-    anchor_remaining: int = 0
     refill: float = _ASSUMED_REFILL
     next_slot: float = 0.0
-    in_flight: int = 0  # reads sent and not yet answered: each will take a token
+
+
+@dataclass(slots=True)
+class _Subscription:
+    buckets: dict[str, _Bucket] = field(default_factory=dict)  # by header name
+    in_flight: int = 0  # reads sent and not yet answered: each will take a token from every bucket
 
 
 class ReadPacer:
@@ -49,52 +60,59 @@ class ReadPacer:
     def __init__(self, low_water: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._low_water = max(1, low_water)
         self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._subscriptions: dict[str, _Subscription] = {}
 
     def delay(self, subscription_id: str) -> float:
         """Seconds to wait before the next read of this subscription (0 while tokens are plentiful)."""
-        bucket = self._buckets.setdefault(subscription_id, _Bucket())
-        if bucket.remaining is None:
-            return 0.0
-        available = bucket.remaining - bucket.in_flight
-        if available > self._low_water:
-            return 0.0
+        subscription = self._subscriptions.setdefault(subscription_id, _Subscription())
         now = self._clock()
-        # Spend the margin down to a few tokens, then hold there: faster than the refill
-        # while above the target, slower below it, so the estimate's error cannot drain the bucket.
-        correction = 1.0 + 0.5 * (_TARGET - available) / _TARGET
-        interval = min(2.0, max(0.25, correction)) / bucket.refill
-        slot = max(now, bucket.next_slot)
-        bucket.next_slot = slot + interval
-        return slot - now
+        wait = 0.0
+        for bucket in subscription.buckets.values():
+            available = bucket.remaining - subscription.in_flight
+            if available > self._low_water:
+                continue
+            # Spend the margin down to a few tokens, then hold there: faster than the refill
+            # while above the target, slower below it, so the estimate's error cannot drain the bucket.
+            correction = 1.0 + 0.5 * (_TARGET - available) / _TARGET
+            interval = min(2.0, max(0.25, correction)) / bucket.refill
+            slot = max(now, bucket.next_slot)
+            bucket.next_slot = slot + interval
+            wait = max(wait, slot - now)
+        return wait
 
-    def observe(self, subscription_id: str, remaining: int, took_token: bool = True) -> None:
-        """Record an answer carrying the remaining-reads count (a 429 takes no token)."""
+    def observe(self, subscription_id: str, remaining: Mapping[str, int], took_token: bool = True) -> None:
+        """Record an answer and what it says is left in each bucket (a 429 takes no token)."""
         now = self._clock()
-        bucket = self._buckets.setdefault(subscription_id, _Bucket())
-        bucket.in_flight = max(0, bucket.in_flight - 1)
-        if bucket.remaining is None or now - bucket.anchor_time > _MAX_WINDOW:
-            bucket.anchor_time, bucket.anchor_remaining, bucket.spent = now, remaining, 0
-        else:
+        subscription = self._subscriptions.setdefault(subscription_id, _Subscription())
+        subscription.in_flight = max(0, subscription.in_flight - 1)
+        for header, left in remaining.items():
+            bucket = subscription.buckets.get(header)
+            if bucket is None:
+                subscription.buckets[header] = _Bucket(left, now, left)
+                continue
+            if now - bucket.anchor_time > _MAX_WINDOW:  # re-anchor; keep the rate measured so far
+                bucket.remaining, bucket.anchor_time, bucket.anchor_remaining, bucket.spent = left, now, left, 0
+                continue
             bucket.spent += int(took_token)
             elapsed = now - bucket.anchor_time
             if elapsed >= _MIN_WINDOW:
-                measured = (remaining - bucket.anchor_remaining + bucket.spent) / elapsed
+                measured = (left - bucket.anchor_remaining + bucket.spent) / elapsed
                 bucket.refill = max(1.0, measured)
-        bucket.remaining = remaining
+            bucket.remaining = left
 
     def sent(self, subscription_id: str) -> None:
         """A read left for ARM: in flight until `observe` or `abandon` (it will take a token)."""
-        self._buckets.setdefault(subscription_id, _Bucket()).in_flight += 1
+        self._subscriptions.setdefault(subscription_id, _Subscription()).in_flight += 1
 
     def abandon(self, subscription_id: str) -> None:
         """A read ended without a remaining-reads header (a transport error, say)."""
-        bucket = self._buckets.get(subscription_id)
-        if bucket is not None:
-            bucket.in_flight = max(0, bucket.in_flight - 1)
+        subscription = self._subscriptions.get(subscription_id)
+        if subscription is not None:
+            subscription.in_flight = max(0, subscription.in_flight - 1)
 
-    def refill_rate(self, subscription_id: str) -> float | None:
-        bucket = self._buckets.get(subscription_id)
+    def refill_rate(self, subscription_id: str, header: str = REMAINING_READS) -> float | None:
+        subscription = self._subscriptions.get(subscription_id)
+        bucket = subscription.buckets.get(header) if subscription is not None else None
         return None if bucket is None else bucket.refill
 
 
@@ -122,9 +140,12 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
         observed = False
         try:
             response = await self.next.send(request)
-            header = response.http_response.headers.get(REMAINING_READS)
-            if header is not None and header.strip().isdigit():
-                self._pacer.observe(subscription, int(header), response.http_response.status_code != 429)
+            headers = response.http_response.headers
+            remaining = {
+                name: int(value) for name in READ_BUCKETS if (value := (headers.get(name) or "").strip()).isdigit()
+            }
+            if remaining:
+                self._pacer.observe(subscription, remaining, response.http_response.status_code != 429)
                 observed = True
             return response
         finally:

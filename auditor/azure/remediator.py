@@ -1,19 +1,24 @@
-"""The remediation executor (CONTRACT §7): carries out a plan with the v2021_05_01_preview client.
+"""The remediation executor: carries out a plan with the v2021_05_01_preview client.
 
 `dry-run` records the plan and writes nothing. `apply` writes the one setting the plan names
 (rewriting an existing setting only to enable categories: the JSON read from ARM is
 changed in its `logs` and nothing else), then reads the cluster's settings back and judges
 them again; the finding says `applied` only when the categories are really exported now.
+ARM is eventually consistent, so a read-back that does not show the write yet (or a 404 on
+the setting just written) is repeated a few times, READBACK_DELAYS apart, before the write is
+called failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 
 from auditor import remediation, rule
@@ -22,10 +27,12 @@ from auditor.azure.diagnostics import read_settings
 from auditor.azure.errors import describe
 from auditor.model import Cluster, DiagnosticSetting, Finding
 from auditor.remediation import Action, Mode, Plan, Result, Target
+from auditor.resource_id import resource_uri
 from auditor.rule import CategoryGroups
 from auditor.settings import Settings
 
 DESTINATION_TYPE = "Dedicated"  # resource-specific tables AKSAudit / AKSAuditAdmin
+READBACK_DELAYS = (0.5, 1.0, 2.0)  # seconds before each further read-back of a write ARM does not show yet
 
 
 def enable(logs: list[dict[str, Any]], categories: Sequence[str]) -> list[dict[str, Any]]:
@@ -72,7 +79,7 @@ class Remediator:
 
     async def _write(self, cluster: Cluster, planned: Plan) -> None:
         operations = self._connection.monitor().diagnostic_settings
-        uri = cluster.resource_id.strip("/")
+        uri = resource_uri(cluster.resource_id)
         if planned.action is Action.CREATE:
             body: Any = DiagnosticSettingsResource(
                 workspace_id=self._target.workspace_id,
@@ -89,13 +96,20 @@ class Remediator:
         await operations.create_or_update(uri, planned.setting, body)
 
     async def _verify(self, cluster: Cluster, planned: Plan, groups: CategoryGroups | None) -> dict[str, object]:
-        try:
-            after = await read_settings(self._connection, cluster.resource_id)
-        except Exception as exc:
-            reason = f"written, but not read back: {describe(exc, self._settings.http_timeout_seconds)}"
-            return planned.to_json(self._mode, Result.FAILED, reason)
-        judged = rule.evaluate(cluster, after, groups, self._policy, self._today)
-        still = [category for category in planned.categories if category in judged.missing_categories]
-        if still:
-            return planned.to_json(self._mode, Result.FAILED, f"written, but read back without {', '.join(still)}")
-        return planned.to_json(self._mode, Result.APPLIED, "")
+        still: list[str] = []
+        for delay in (0.0, *READBACK_DELAYS):
+            await asyncio.sleep(delay)
+            try:
+                after = await read_settings(self._connection, cluster.resource_id)
+            except ResourceNotFoundError:
+                continue  # a read right after a write can answer 404: read again
+            except Exception as exc:
+                reason = f"written, but not read back: {describe(exc, self._settings.http_timeout_seconds)}"
+                return planned.to_json(self._mode, Result.FAILED, reason)
+            judged = rule.evaluate(cluster, after, groups, self._policy, self._today)
+            still = [category for category in planned.categories if category in judged.missing_categories]
+            if not still:
+                return planned.to_json(self._mode, Result.APPLIED, "")
+        missing = ", ".join(still) if still else ", ".join(planned.categories)
+        reason = f"written, but read back {1 + len(READBACK_DELAYS)} times without {missing}"
+        return planned.to_json(self._mode, Result.FAILED, reason)

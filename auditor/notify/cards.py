@@ -46,6 +46,7 @@ _SUMMARY_LABELS = {
     "error": "Error",
     "subscriptions": "Subscriptions",
     "skippedSubscriptions": "Skipped subscriptions",
+    "unregisteredSubscriptions": "Subscriptions without AKS",
 }
 _PAST_TENSE = {"create": "created", "update": "updated"}
 

@@ -22,6 +22,7 @@ class ScanResult:
     findings: Sequence[Finding]
     subscriptions: int
     skipped_subscriptions: int = 0
+    unregistered_subscriptions: int = 0  # scanned, but Microsoft.ContainerService is not registered: no clusters
 
     def counts(self) -> Counter[Status]:
         return Counter(finding.status for finding in self.findings)
@@ -40,6 +41,7 @@ class ScanResult:
         summary.update({str(status): counts[status] for status in Status})
         summary["subscriptions"] = self.subscriptions
         summary["skippedSubscriptions"] = self.skipped_subscriptions
+        summary["unregisteredSubscriptions"] = self.unregistered_subscriptions
         return summary
 
     def to_json(self) -> dict[str, Any]:

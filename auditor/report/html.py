@@ -94,6 +94,8 @@ def _masthead(result: ScanResult) -> str:
     scope = f"{summary['clusters']:,} clusters in {summary['subscriptions']:,} subscriptions"
     if result.skipped_subscriptions:
         scope += f" · {result.skipped_subscriptions} disabled or deleted skipped"
+    if result.unregistered_subscriptions:
+        scope += f" · {result.unregistered_subscriptions} without the AKS provider"
     return f"""<header class="masthead"><div class="masthead-inner">
 <div><p class="eyebrow">{escape(CONTROL["benchmark"])} {escape(CONTROL["item"])} · Kubescape {escape(CONTROL["id"])}</p>
 <h1>AKS control-plane audit logs</h1></div>

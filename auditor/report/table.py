@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from auditor.model import Finding, Status
 from auditor.report.document import ScanResult, reading_order
+from auditor.rule import NON_ASCII_NOTE
 
 COLOURS = {Status.FAIL: "31;1", Status.ERROR: "35;1", Status.EXEMPT: "36", Status.PASS: "32"}
 _HEADERS = ("STATUS", "CLUSTER", "RESOURCE GROUP", "SUBSCRIPTION", "DETAIL")
@@ -58,6 +59,8 @@ def detail(finding: Finding) -> str:
 
 def _verdict(finding: Finding) -> str:
     if finding.status is Status.FAIL:
+        if NON_ASCII_NOTE in finding.reasons:  # the one fact that explains all the others
+            return f"missing {', '.join(finding.missing_categories)}: {NON_ASCII_NOTE}"
         first = next((r for r in finding.reasons if "not exported" in r or "no diagnostic" in r), finding.reasons[0])
         return f"missing {', '.join(finding.missing_categories)}: {first}"
     if finding.status is Status.PASS:
@@ -71,6 +74,9 @@ def _summary_line(result: ScanResult) -> str:
         f"{summary['clusters']} clusters in {summary['subscriptions']} subscriptions: "
         f"{summary['pass']} pass, {summary['fail']} fail, {summary['exempt']} exempt, {summary['error']} error"
     )
+    notes = []
     if result.skipped_subscriptions:
-        text += f" ({result.skipped_subscriptions} disabled or deleted subscriptions skipped)"
-    return text
+        notes.append(f"{result.skipped_subscriptions} disabled or deleted subscriptions skipped")
+    if result.unregistered_subscriptions:
+        notes.append(f"{result.unregistered_subscriptions} without the AKS resource provider, so no clusters")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
