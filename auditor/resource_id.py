@@ -96,7 +96,10 @@ def _parse(resource_id: str, kind: tuple[str, str], name_rule: re.Pattern[str], 
     )
     if not shape_ok:
         raise ValueError(f"not a {label} resource ID: {resource_id!r}")
-    subscription, group, name = (_decode(segments[i]) for i in (2, 4, 8))
+    try:
+        subscription, group, name = (_decode(segments[i]) for i in (2, 4, 8))
+    except UnicodeDecodeError:
+        raise ValueError(f"not a {label} resource ID (percent-encoding is not UTF-8): {resource_id!r}") from None
     if not is_subscription_id(subscription):
         raise ValueError(f"not a {label} resource ID (subscription is not a GUID): {resource_id!r}")
     problem = resource_group_problem(group)

@@ -143,7 +143,7 @@ class Scanner:
                 except ProviderNotRegistered:
                     self.scope.unregistered.append(subscription)
                 except Exception as exc:
-                    reason = describe(exc, self._settings.http_timeout_seconds)
+                    reason = describe(exc, self._settings.http_timeout_seconds, listing=True)
                     await results.put(
                         rule.subscription_unreadable(
                             subscription.subscription_id, subscription.display_name, reason, self._policy

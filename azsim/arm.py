@@ -232,6 +232,8 @@ class ArmRoutes:
         body: dict[str, Any] = {"value": value}
         if more:
             body["nextLink"] = self._next_link(request, path, str(start + self.page_size))
+        if subscription.next_link_override is not None:
+            body["nextLink"] = subscription.next_link_override
         return json_response(body)
 
     def _next_link(self, request: web.Request, path: str, skip: int | str) -> str:
@@ -264,7 +266,7 @@ class ArmRoutes:
             "id": cluster.id,
             "location": cluster.location,
             "name": cluster.name,
-            "tags": dict(cluster.tags),
+            "tags": dict(cluster.tags) if cluster.tags is not None else None,  # ARM sends null for no tags
             "type": "Microsoft.ContainerService/ManagedClusters",
             "eTag": str(uuid.UUID(digest)),
             "sku": {"name": "Base", "tier": "Standard"},

@@ -32,8 +32,8 @@ class Fault:
     `reset` (drop the connection without a response), `status` (an ARM error body; a 429 always carries
     Retry-After, other statuses only when `retry_after` is set). `method` None matches any method. `times`
     None fires forever, else that many times; `after` lets that many matching requests through first.
-    `probability` < 1 fires at random (`seed` makes it repeatable).
-    `fired` counts the requests it answered.
+    `probability` < 1 fires at random (`seed` makes it repeatable). `flat` answers the error body without
+    the "error" wrapper, as microsoft.insights does. `fired` counts the requests it answered.
     """
 
     match: str
@@ -46,6 +46,7 @@ class Fault:
     retry_after: float | None = None
     seed: int | None = None
     after: int = 0  # let this many matching requests through first (e.g. fail the second page of a list)
+    flat: bool = False
     fired: int = field(default=0, init=False)
     _passed: int = field(default=0, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from azsim.arm import ArmRoutes, error, json_response
+from azsim.arm import ArmRoutes, error, flat_error, json_response
 from azsim.faults import Fault, error_code
 from azsim.identity import TokenIssuer
 from azsim.throttle import RateLimiter, full_remaining, operation_of
@@ -25,12 +25,13 @@ class RequestRecord:
     """
 
     method: str
-    path: str
+    path: str  # decoded
     query: dict[str, str]
     subscription_id: str | None
     started: float
     ended: float | None = None
     status: int | None = None
+    raw_path: str = ""  # as sent, percent-encoding included
 
 
 class Gateway:
@@ -52,7 +53,9 @@ class Gateway:
         parts = [unquote(segment) for segment in request.raw_path.split("?", 1)[0].strip("/").split("/")]
         lower = [part.lower() for part in parts]
         subscription_id = parts[1] if len(parts) > 1 and lower[0] == "subscriptions" else None
-        record = RequestRecord(request.method, path, dict(request.query), subscription_id, time.monotonic())
+        record = RequestRecord(
+            request.method, path, dict(request.query), subscription_id, time.monotonic(), raw_path=request.raw_path
+        )
         self.requests.append(record)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
@@ -150,9 +153,10 @@ class Gateway:
                     await self.released.wait()
                 if fault.hang or fault.reset or not fault.status:
                     return True, None
-                return True, error(
-                    fault.status, error_code(fault.status), f"Simulated failure ({fault.match}).", fault.headers()
-                )
+                answer = flat_error if fault.flat else error
+                response = answer(fault.status, error_code(fault.status), f"Simulated failure ({fault.match}).")
+                response.headers.update(fault.headers())
+                return True, response
         return False, None
 
 

@@ -73,6 +73,10 @@ class ArmSimulator:
     def identity_header(self) -> str:
         return self._issuer.header_secret
 
+    def issue_token(self, principal: str) -> str:
+        """An ARM token for a named principal (ARM throttles each principal on its own)."""
+        return self._issuer.issue(self.arm_endpoint, principal)[0]
+
     def env(self) -> dict[str, str]:
         """What a process needs to reach the simulation with DefaultAzureCredential and trust its TLS."""
         return {

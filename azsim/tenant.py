@@ -70,7 +70,7 @@ class SimCluster:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.location = location
-        self.tags: dict[str, str] = dict(tags or {})
+        self.tags: dict[str, str] | None = dict(tags or {})  # None: ARM answers "tags": null
         self.provisioning_state = provisioning_state
         self.forbidden = False
         self._tenant = tenant
@@ -145,7 +145,7 @@ class SimCluster:
 
 class SimSubscription:
     """A subscription; `state`, `display_name`, `forbidden`, `providers`, `unregistered_answer`,
-    `empty_pages` and `mangled_pages` may be changed by tests."""
+    `empty_pages`, `mangled_pages` and `next_link_override` may be changed by tests."""
 
     def __init__(self, tenant: "Tenant", subscription_id: str, display_name: str, state: str, forbidden: bool) -> None:
         if state not in SUBSCRIPTION_STATES:
@@ -159,6 +159,7 @@ class SimSubscription:
         self.unregistered_answer = "409"  # how the cluster list answers while Microsoft.ContainerService is not
         self.empty_pages = 0  # empty pages (with a nextLink) served before the first real page of a listing
         self.mangled_pages: dict[int, Any] = {}  # 1-based page of the cluster listing -> its `value`, served as given
+        self.next_link_override: str | None = None  # served as every page's nextLink (a looping or foreign link)
         self._tenant = tenant
         self._listing: list[SimCluster | RawListingItem] = []
 

@@ -684,3 +684,111 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+# --- real-world answers -------------------------------------------------------------------------------------
+
+
+def test_provider_registration_is_read_and_an_unregistered_list_answers_as_configured(
+    sim: ArmSimulator, tenant: Tenant
+) -> None:
+    subscription = tenant.subscriptions[0]
+    sid = subscription.subscription_id
+    provider = f"/subscriptions/{sid}/providers/Microsoft.ContainerService"
+    status, _, body = asyncio.run(raw(sim, "GET", provider))
+    assert (status, body["registrationState"]) == (200, "Registered")
+    listing = f"{provider}/managedClusters"
+    subscription.unregister(answer="409")
+    status, _, body = asyncio.run(raw(sim, "GET", listing))
+    assert (status, body["error"]["code"]) == (409, "MissingSubscriptionRegistration")
+    assert body["error"]["details"][0]["target"] == "Microsoft.ContainerService"
+    subscription.unregister(answer="404")
+    status, _, body = asyncio.run(raw(sim, "GET", listing))
+    assert (status, body["error"]["code"]) == (404, "SubscriptionNotFound")
+    subscription.unregister(answer="empty")
+    assert asyncio.run(raw(sim, "GET", listing))[2] == {"value": []}
+    assert asyncio.run(raw(sim, "GET", provider))[2]["registrationState"] == "NotRegistered"
+    status, _, _ = asyncio.run(raw(sim, "POST", f"{provider}/register"))
+    assert status == 200
+    assert subscription.registered("Microsoft.ContainerService")  # what auto-registration would have done
+    assert sim.count(method="POST", contains="/register") == 1
+
+
+def test_every_answer_carries_the_principal_and_the_global_remaining_counts(sim: ArmSimulator, tenant: Tenant) -> None:
+    path = (
+        f"/subscriptions/{tenant.subscriptions[0].subscription_id}/providers/Microsoft.ContainerService/managedClusters"
+    )
+    _, headers, _ = asyncio.run(raw(sim, "GET", path))
+    assert headers["x-ms-ratelimit-remaining-subscription-reads"] == "249"
+    assert headers["x-ms-ratelimit-remaining-subscription-global-reads"] == "3749"
+
+
+def test_principals_have_their_own_buckets_but_share_the_global_one(tenant: Tenant, monkeypatch) -> None:
+    """ARM's 2024 model: per subscription, principal and operation, plus a global bucket 15x one principal's."""
+    with ArmSimulator(tenant, throttle=Throttle(bucket=2, refill_per_second=0.01)) as sim:
+        sid = tenant.subscriptions[0].subscription_id
+        path = f"/subscriptions/{sid}/providers/Microsoft.ContainerService/managedClusters"
+
+        async def reads(principal: str, count: int) -> list[tuple[int, dict[str, str]]]:
+            token = sim.issue_token(principal)
+            return [
+                (status, headers)
+                for status, headers, _ in [await raw(sim, "GET", path, token=token) for _ in range(count)]
+            ]
+
+        first = asyncio.run(reads("app-one", 3))
+        assert [status for status, _ in first] == [200, 200, 429]
+        throttled = first[2][1]
+        assert throttled["Retry-After"].isdigit()
+        assert throttled["x-ms-ratelimit-remaining-subscription-global-reads"] == str(30 - 2)  # 2x15, 2 taken
+        other = asyncio.run(reads("app-two", 2))
+        assert [status for status, _ in other] == [200, 200]  # its own bucket, the same global one
+        assert other[1][1]["x-ms-ratelimit-remaining-subscription-global-reads"] == str(30 - 4)
+
+
+def test_new_settings_may_not_enable_retention_and_non_ascii_resources_take_none(
+    sim: ArmSimulator, tenant: Tenant
+) -> None:
+    cluster = first_cluster(tenant)
+    retained = [{"category": "kube-audit", "enabled": True, "retentionPolicy": {"enabled": True, "days": 30}}]
+    path = f"{cluster.id}/providers/Microsoft.Insights/diagnosticSettings/new"
+    status, _, body = asyncio.run(raw(sim, "PUT", path, body={"properties": setting(retained, WS1)}))
+    assert (status, body) == (
+        400,
+        {
+            "code": "BadRequest",
+            "message": "Diagnostic settings does not support retention for new diagnostic settings.",
+        },
+    )
+    munich = tenant.subscriptions[0].add_cluster("aks-muc", "rg-münchen")
+    encoded = munich.id.replace("münchen", "m%C3%BCnchen")
+    status, _, body = asyncio.run(
+        raw(
+            sim,
+            "PUT",
+            f"{encoded}/providers/Microsoft.Insights/diagnosticSettings/a",
+            body={"properties": setting([], WS1)},
+        )
+    )
+    assert (status, body["code"]) == (400, "BadRequest")
+    assert asyncio.run(raw(sim, "GET", f"{encoded}/providers/Microsoft.Insights/diagnosticSettings"))[2] == {
+        "value": []
+    }
+
+
+def test_an_encoded_slash_stays_inside_its_segment(sim: ArmSimulator, tenant: Tenant) -> None:
+    cluster = first_cluster(tenant)
+    sneaky = cluster.id.replace(
+        f"/resourcegroups/{cluster.resource_group}", f"/resourcegroups/{cluster.resource_group}%2F.."
+    )
+    status, _, _ = asyncio.run(raw(sim, "GET", sneaky))
+    assert status == 404
+
+
+def test_reads_right_after_a_change_see_the_state_before_it(sim: ArmSimulator, tenant: Tenant) -> None:
+    cluster = first_cluster(tenant)
+    tenant.read_lag = 1
+    cluster.set_setting("new", setting([{"category": "kube-audit", "enabled": True}], WS1))
+    get = f"{cluster.id}/providers/Microsoft.Insights/diagnosticSettings/new"
+    assert asyncio.run(raw(sim, "GET", get))[0] == 404  # as ARM can answer right after a PUT
+    assert asyncio.run(raw(sim, "GET", get))[0] == 200

@@ -24,7 +24,9 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
         ("FAIL", "aks-payments-prod-weu"),
     ]
     assert text.count(": planned: ") == text.count(": applied: ") == 7
-    assert "aks-analytics-muc: failed: no change to enable kube-audit, kube-audit-admin (remediation cannot help" in text
+    assert (
+        "aks-analytics-muc: failed: no change to enable kube-audit, kube-audit-admin (remediation cannot help" in text
+    )
     assert "Read-only re-scan: 11 pass, 1 fail, 2 exempt, 1 error" in text
     report = (tmp_path / "demo-output" / "report.html").read_text()
     assert "aks-orders-prod-weu" in report

@@ -24,10 +24,11 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from conftest import arm_event, audit_setting
 
+from auditor.events import Expectation
 from auditor.reactions import RetryLater
 from auditor.state import EVENTS_TABLE
 from auditor.triggers import MAX_DEQUEUE_COUNT
-from auditor.work import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest
+from auditor.work import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
 from azsim import Fault, Tenant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,6 +173,45 @@ def test_deleting_a_diagnostic_setting_is_caught_as_drift_at_once(simulate, stor
     assert logged.startswith(
         f"C-0254 fail {good.id} (diagnostic setting deleted): the cluster has no diagnostic settings"
     )
+
+
+def test_a_stale_first_read_after_a_delete_is_checked_again_through_a_delayed_queue_message(
+    simulate, storage, monkeypatch, caplog, tenant
+):
+    """ARM reads can lag a change: the deleted setting still listed is no verdict, it is a reason to look again."""
+    good = cluster(tenant, "aks-good")
+    simulate(tenant)
+    monkeypatch.setenv("AUDITOR_RECHECK_SECONDS", "1")
+    tenant.read_lag = 1
+    good.delete_setting("audit")
+    event = arm_event(DELETE, "Microsoft.Insights/diagnosticSettings/delete", setting_uri(good.id))
+    with caplog.at_level(logging.INFO, logger="auditor"):
+        call("on_resource_event", delivered(event))
+    assert findings_logged(caplog) == []  # no verdict on a read that contradicts the event
+    queue = QueueClient.from_connection_string(storage, CHECK_QUEUE, message_decode_policy=TextBase64DecodePolicy())
+    time.sleep(1.2)
+    (message,) = list(queue.receive_messages())
+    request = parse_message(message.content)
+    assert isinstance(request, CheckRequest)
+    assert request.expectation == Expectation(
+        "audit", False, 1, "ARM still listed setting audit, which the event says was deleted"
+    )
+    with caplog.at_level(logging.INFO, logger="auditor"):
+        call("run_check", queue_message(message.content))
+    (logged,) = findings_logged(caplog)
+    assert logged.startswith(f"C-0254 fail {good.id} (diagnostic setting deleted): the cluster has no diagnostic")
+    assert "judged on re-read 1 after the event" in logged
+
+
+def test_drift_under_the_nested_operation_name_is_caught(simulate, storage, caplog, tenant):
+    good = cluster(tenant, "aks-good")
+    simulate(tenant)
+    good.delete_setting("audit")
+    nested = "Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/delete"
+    with caplog.at_level(logging.INFO, logger="auditor"):
+        call("on_resource_event", delivered(arm_event(DELETE, nested, setting_uri(good.id))))
+    (logged,) = findings_logged(caplog)
+    assert logged.startswith(f"C-0254 fail {good.id} (diagnostic setting deleted)")
 
 
 def test_a_diagnostic_setting_write_that_keeps_the_cluster_compliant_passes(simulate, storage, caplog, tenant):

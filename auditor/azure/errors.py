@@ -18,8 +18,11 @@ from auditor.azure.credentials import TokenUnavailable
 _MAX_DETAIL = 240
 
 
-def describe(exc: BaseException, timeout_seconds: float) -> str:
-    """Why a read failed, on one line, with what to do about it where that is clear."""
+def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) -> str:
+    """Why a read failed, on one line, with what to do about it where that is clear.
+
+    `listing`: the failed read listed a subscription's clusters (a 404 then means the
+    subscription is gone, not a cluster)."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
         return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
     if isinstance(exc, TokenUnavailable) or (
@@ -35,7 +38,12 @@ def describe(exc: BaseException, timeout_seconds: float) -> str:
                 "grant it Reader on the subscription"
             )
         if status == 404:
-            return f"not found (404 {code or 'ResourceNotFound'}): deleted or moved after it was listed"
+            gone = (
+                "the subscription no longer exists or ARM cannot find it"
+                if listing
+                else ("deleted or moved after it was listed")
+            )
+            return f"not found (404 {code or 'ResourceNotFound'}): {gone}"
         if status == 429:
             return f"still throttled by ARM (429) after {RETRIES} retries"
         if status >= 500:

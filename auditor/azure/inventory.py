@@ -26,7 +26,7 @@ from auditor.azure.connection import CLUSTERS_API_VERSION, ArmConnection
 from auditor.azure.errors import error_code
 from auditor.azure.pages import BadPage, Item, excerpt, iter_values, json_type, text
 from auditor.model import Cluster
-from auditor.resource_id import parse_cluster_id
+from auditor.resource_id import parse_cluster_id, resource_key
 
 CONTAINER_SERVICE = "Microsoft.ContainerService"
 PROVIDERS_API_VERSION = "2021-04-01"  # Microsoft.Resources providers, stable
@@ -88,6 +88,7 @@ async def iter_clusters(connection: ArmConnection, subscription_id: str) -> Asyn
     listing = f"/subscriptions/{subscription_id}/providers/{CONTAINER_SERVICE}/managedClusters"
     pages = iter_values(connection.clusters(), listing, CLUSTERS_API_VERSION, connection.arm_endpoint)
     first = True
+    seen: set[str] = set()  # a listing can repeat an item (paging while the list changes): judge it once
     try:
         async for entry in pages:
             first = False
@@ -100,11 +101,19 @@ async def iter_clusters(connection: ArmConnection, subscription_id: str) -> Asyn
                     entry.excerpt,
                 )
                 continue
-            yield _listed(entry, subscription_id, listing)
+            listed = _listed(entry, subscription_id, listing)
+            key = resource_key(listed.resource_id)
+            if key not in seen:
+                seen.add(key)
+                yield listed
     except HttpResponseError as exc:
         if first:
             await _raise_if_unregistered(connection, subscription_id, exc)
         raise
+    if first:  # an empty listing: an unregistered provider may answer so (one GET tells, only here)
+        state = await registration_state(connection, subscription_id, CONTAINER_SERVICE)
+        if state.lower() in UNREGISTERED_STATES:
+            raise ProviderNotRegistered(subscription_id, CONTAINER_SERVICE, f"empty list, registrationState {state}")
 
 
 def _listed(entry: Item, subscription_id: str, listing: str) -> Cluster | Unlisted:

@@ -59,8 +59,9 @@ async def iter_values(
     `path` must already be percent-encoded (see resource_id.path_of). An HTTP failure raises.
     """
     arm_host = urlsplit(arm_endpoint).netloc.lower()
-    url: str | None = f"{path}?api-version={api_version}"
-    seen: set[str] = set()
+    first = f"{path}?api-version={api_version}"
+    seen: set[str] = {_place(first)}
+    url: str | None = first
     page = 0
     while url:
         page += 1
@@ -94,12 +95,18 @@ def _next(link: Any, arm_host: str, seen: set[str], page: int) -> tuple[str | No
     host = urlsplit(link).netloc.lower()
     if host != arm_host:
         return None, f"its nextLink points at another host ({host or 'none'}); refused, so later pages were not read"
-    if link in seen:
+    if _place(link) in seen:
         return None, "its nextLink repeats an earlier one; stopped there, so later pages (if any) were not read"
     if page >= MAX_PAGES:
         return None, f"the listing went past {MAX_PAGES} pages; stopped there"
-    seen.add(link)
+    seen.add(_place(link))
     return link, ""
+
+
+def _place(url: str) -> str:
+    """Where a URL points on the ARM endpoint (path and query), whether given absolute or relative."""
+    parts = urlsplit(url)
+    return f"{parts.path.lower()}?{parts.query}"
 
 
 def json_type(value: Any) -> str:
