@@ -74,7 +74,7 @@ def run_naive() -> dict[str, Any]:
     for subscription in subscriptions.subscriptions.list():
         clusters = ContainerServiceClient(credential, subscription.subscription_id, **options)
         for managed_cluster in clusters.managed_clusters.list():
-            cluster = cluster_from_arm(managed_cluster.as_dict())
+            cluster = cluster_from_arm(managed_cluster.as_dict(), subscription.subscription_id)
             uri = cluster.resource_id.lstrip("/")
             found = [setting_from_sdk(s) for s in monitor.diagnostic_settings.list(uri)]
             if groups is None and needs_category_groups(found):
