@@ -32,7 +32,7 @@ from auditor.report.html import render_html
 from auditor.report.sarif import render_sarif
 from auditor.report.table import COLOURS, detail, render_table
 from auditor.scanner import Scope
-from auditor.settings import ConfigError, Settings, parse_subscriptions
+from auditor.settings import CONTROL, ConfigError, Settings, parse_subscriptions
 from auditor.storage import StorageTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -50,7 +50,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m auditor", description="Audit AKS clusters for CIS 2.1.1 / C-0254 audit logs.")
+    control = CONTROL
+    parser = _Parser(
+        prog="python -m auditor",
+        description=f"{control.subject}: {control.label} ({control.title}), across every subscription.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log Azure SDK activity to stderr")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     scan = commands.add_parser("scan", help="scan every visible AKS cluster and report findings")

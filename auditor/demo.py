@@ -28,8 +28,7 @@ _INTRO = """\
 AKS audit-log auditor: demo on a simulated tenant (no Azure needed)
 A local HTTPS ARM endpoint and managed-identity endpoint serve {subscriptions} subscriptions
 and {clusters} AKS clusters; the real Azure SDK clients scan them at {latency:g} ms per call.
-Control: CIS AKS 1.2.0 item 2.1.1 "Enable audit Logs" (Kubescape C-0254): kube-audit and
-kube-audit-admin must reach a persistent store (workspace, storage account or partner).
+Control: {label}, "{title}": {requirement}
 
 $ python -m auditor scan
 """
@@ -92,9 +91,19 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             "AUDITOR_EVENTGRID_TOPIC_KEY": sim.sinks.eventgrid_key,
         }
         with _environment(env):
-            out.write(_INTRO.format(subscriptions=len(tenant.subscriptions), clusters=clusters, latency=latency * 1000))
-            out.flush()
             settings = Settings.from_env(os.environ)
+            applied = settings.applied_control()
+            out.write(
+                _INTRO.format(
+                    subscriptions=len(tenant.subscriptions),
+                    clusters=clusters,
+                    latency=latency * 1000,
+                    label=applied.control.label,
+                    title=applied.control.title,
+                    requirement=applied.requirement(),
+                )
+            )
+            out.flush()
             outcome = asyncio.run(run_scan(settings))
             out.write(render("table", outcome.result, outcome.subscription_names, None))
             _OUTPUT.mkdir(exist_ok=True)

@@ -98,7 +98,14 @@ async def _deliver(
                 if outcome is not None:
                     await outcome
         scope = scanner.scope
-        result = ScanResult(started, findings, len(scope.scanned), len(scope.skipped), len(scope.unregistered))
+        result = ScanResult(
+            settings.applied_control(),
+            started,
+            findings,
+            len(scope.scanned),
+            len(scope.skipped),
+            len(scope.unregistered),
+        )
         names = {sub.subscription_id: sub.display_name for sub in scope.scanned}
         delivery = await notifier.flush(names, result.summary())
     return ScanOutcome(result, names, delivery)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from auditor.clouds import CLOUDS, Cloud
+from auditor.control import CUSTOM_PROFILE, AppliedControl
+from auditor.control.c0254 import C0254
 from auditor.model import Destination
 from auditor.resource_id import is_subscription_id, parse_workspace_id, resource_key
 from auditor.rule import Policy
@@ -20,7 +22,8 @@ from auditor.rule import Policy
 _CATEGORY = re.compile(r"^[A-Za-z0-9][-_A-Za-z0-9]{0,127}$")
 
 
-DEFAULT_CATEGORIES = ("kube-audit", "kube-audit-admin")
+CONTROL = C0254
+DEFAULT_CATEGORIES = CONTROL.profiles[CONTROL.default_profile].categories
 DEFAULT_DESTINATIONS = frozenset({Destination.WORKSPACE, Destination.STORAGE, Destination.PARTNER})
 DEFAULT_EXEMPT_TAG = "aks-audit-exempt"
 
@@ -110,6 +113,7 @@ class RemediationSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    profile: str = CONTROL.default_profile
     required_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     accepted_destinations: frozenset[Destination] = DEFAULT_DESTINATIONS
     allowed_workspaces: tuple[str, ...] = ()
@@ -146,8 +150,12 @@ class Settings:
             if audience_raw
             else (endpoint if endpoint_override else cloud.audience)
         )
+        profile = (get("AUDITOR_PROFILE") or CONTROL.default_profile).lower()
+        if profile not in CONTROL.profiles:
+            raise ConfigError(f"AUDITOR_PROFILE={profile!r} is not one of {', '.join(CONTROL.profiles)}")
         settings = cls(
-            required_categories=_categories(get("AUDITOR_REQUIRED_CATEGORIES")),
+            profile=profile,
+            required_categories=_categories(get("AUDITOR_REQUIRED_CATEGORIES"), CONTROL.profiles[profile].categories),
             accepted_destinations=_destinations(get("AUDITOR_ACCEPTED_DESTINATIONS")),
             allowed_workspaces=_workspaces(get("AUDITOR_ALLOWED_WORKSPACES")),
             exempt_tag=_exempt_tag(get("AUDITOR_EXEMPT_TAG")),
@@ -175,6 +183,12 @@ class Settings:
         _check_remediation_target(settings)
         return settings
 
+    def applied_control(self) -> AppliedControl:
+        """The control as this run applies it; `custom` when AUDITOR_REQUIRED_CATEGORIES overrides the profile."""
+        chosen = CONTROL.profiles[self.profile].categories
+        profile = self.profile if self.required_categories == chosen else CUSTOM_PROFILE
+        return AppliedControl(CONTROL, profile, self.required_categories)
+
     def policy(self) -> Policy:
         return Policy(
             required_categories=self.required_categories,
@@ -189,9 +203,9 @@ def _split(raw: str | None) -> list[str]:
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
 
 
-def _categories(raw: str | None) -> tuple[str, ...]:
+def _categories(raw: str | None, profile: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
-        return DEFAULT_CATEGORIES
+        return profile
     categories = tuple(dict.fromkeys(part.lower() for part in _split(raw)))
     if not categories:
         raise ConfigError("AUDITOR_REQUIRED_CATEGORIES must name at least one log category")

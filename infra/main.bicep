@@ -89,8 +89,15 @@ param tags object = {}
 @description('AUDITOR_SCAN_SCHEDULE: NCRONTAB schedule of the full scan (hourly).')
 param scanSchedule string = '0 0 * * * *'
 
-@description('AUDITOR_REQUIRED_CATEGORIES: log categories every cluster must export.')
-param requiredCategories string = 'kube-audit,kube-audit-admin'
+@description('AUDITOR_PROFILE: which categories the control requires: cis (kube-audit, kube-audit-admin) or cost-aware (kube-audit-admin, guard).')
+@allowed([
+  'cis'
+  'cost-aware'
+])
+param profile string = 'cis'
+
+@description('AUDITOR_REQUIRED_CATEGORIES: log categories every cluster must export; empty means those of the profile.')
+param requiredCategories string = ''
 
 @description('AUDITOR_ACCEPTED_DESTINATIONS: sinks that count (add eventhub to accept Event Hubs).')
 param acceptedDestinations string = 'workspace,storage,partner'
@@ -311,6 +318,7 @@ var smtpPasswordConfigured = smtpPasswordInKeyVault || !empty(smtpPassword)
 var auditorSettings = {
   AUDITOR_SCAN_SCHEDULE: scanSchedule
   AUDITOR_SUBSCRIPTIONS: scanAllVisibleSubscriptions ? '' : join(scanned, ',')
+  AUDITOR_PROFILE: profile
   AUDITOR_REQUIRED_CATEGORIES: requiredCategories
   AUDITOR_ACCEPTED_DESTINATIONS: acceptedDestinations
   AUDITOR_ALLOWED_WORKSPACES: allowedWorkspaces

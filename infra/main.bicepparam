@@ -24,7 +24,8 @@ param deployEventSubscriptions = bool(readEnvironmentVariable('AUDITOR_EVENT_SUB
 param existingSystemTopics = json(readEnvironmentVariable('AUDITOR_EXISTING_SYSTEM_TOPICS', '{}'))
 
 param scanSchedule = readEnvironmentVariable('AUDITOR_SCAN_SCHEDULE', '0 0 * * * *')
-param requiredCategories = readEnvironmentVariable('AUDITOR_REQUIRED_CATEGORIES', 'kube-audit,kube-audit-admin')
+param profile = readEnvironmentVariable('AUDITOR_PROFILE', 'cis')
+param requiredCategories = readEnvironmentVariable('AUDITOR_REQUIRED_CATEGORIES', '')
 param acceptedDestinations = readEnvironmentVariable('AUDITOR_ACCEPTED_DESTINATIONS', 'workspace,storage,partner')
 param allowedWorkspaces = readEnvironmentVariable('AUDITOR_ALLOWED_WORKSPACES', '')
 param exemptTag = readEnvironmentVariable('AUDITOR_EXEMPT_TAG', 'aks-audit-exempt')

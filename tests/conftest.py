@@ -1,79 +1,16 @@
-"""Shared fixtures: the local Azure simulation, wired into the environment as Azure would be."""
+"""Shared fixtures: the local Azure simulation and Azurite, wired into the environment as Azure would be."""
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import point_at
 
-from auditor.cli import main
 from azsim import ArmSimulator, Tenant
 from azsim.azurite import AzuriteUnavailable
 from azsim.azurite import azurite as run_azurite
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by scripts/bootstrap --with-test-tools
-# As root, without a screen, on a machine whose network is closed: no sandbox, no GPU, no background traffic.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WORKSPACE = (
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
-    "/providers/Microsoft.OperationalInsights/workspaces/la-security"
-)
-STORAGE = (
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
-    "/providers/Microsoft.Storage/storageAccounts/stauditarchive"
-)
-# Variables of a developer's shell that would steer the credential or TLS trust elsewhere.
-FOREIGN_ENVIRONMENT = (
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_TOKEN_CREDENTIALS",
-    "MSI_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "REQUESTS_CA_BUNDLE",
-    "SSL_CERT_DIR",
-)
-
-
-def audit_setting(*categories: str, workspace: str = WORKSPACE, **extra: Any) -> dict[str, Any]:
-    """Diagnostic-setting properties as ARM stores them."""
-    return {
-        "workspaceId": workspace,
-        "logs": [
-            {"category": c, "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}} for c in categories
-        ],
-        "metrics": [{"category": "AllMetrics", "enabled": True}],
-        **extra,
-    }
-
-
-def point_at(sim: ArmSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point this process at the simulator through the environment only, as App Service would."""
-    for name in FOREIGN_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    for name in list(os.environ):
-        if name.startswith("AUDITOR_"):
-            monkeypatch.delenv(name)
-    for name, value in sim.env().items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
@@ -90,22 +27,6 @@ def simulate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ArmSimul
     yield start
     for sim in started:
         sim.stop()
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def scan_json(*args: str) -> tuple[int, dict[str, Any]]:
-    code, out, err = run_cli("scan", "--output", "json", *args)
-    assert out, err
-    return code, json.loads(out)
-
-
-def statuses(document: dict[str, Any]) -> dict[str, str]:
-    return {finding["name"]: finding["status"] for finding in document["findings"]}
 
 
 @pytest.fixture(scope="session")
@@ -132,35 +53,3 @@ def storage(azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for table in tables.list_tables():
         tables.delete_table(table.name)
     return azurite
-
-
-_SAMPLES = {
-    ("eventgrid", "Microsoft.Resources.ResourceWriteSuccess"): "event-grid-schema.resource_write_success.json",
-    ("eventgrid", "Microsoft.Resources.ResourceDeleteSuccess"): "event-grid-schema.resource_delete_success.json",
-    ("cloudevents", "Microsoft.Resources.ResourceWriteSuccess"): "cloud-events-schema.resource_write_success.json",
-}
-
-
-def arm_event(
-    event_type: str,
-    operation: str,
-    resource_uri: str,
-    schema: str = "eventgrid",
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    """A public Event Grid sample (tests/fixtures/eventgrid) adapted to another resource and operation."""
-    name = _SAMPLES.get((schema, event_type)) or _SAMPLES[(schema, "Microsoft.Resources.ResourceWriteSuccess")]
-    event = json.loads((ROOT / "tests" / "fixtures" / "eventgrid" / name).read_text())
-    subscription = resource_uri.split("/")[2] if resource_uri.startswith("/subscriptions/") else "unknown"
-    event["id"] = event_id or str(uuid.uuid4())
-    event["subject"] = resource_uri
-    event["type" if schema == "cloudevents" else "eventType"] = event_type
-    if schema == "cloudevents":
-        event["source"] = f"/subscriptions/{subscription}"
-    else:
-        event["topic"] = f"/subscriptions/{subscription}"
-    data = event["data"]
-    data.update(resourceUri=resource_uri, operationName=operation, subscriptionId=subscription)
-    data["authorization"].update(scope=resource_uri, action=operation)
-    data["resourceProvider"] = operation.split("/", maxsplit=1)[0]
-    return event

@@ -22,7 +22,7 @@ from azure.mgmt.containerservice.aio import ContainerServiceClient
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
-from conftest import point_at
+from support import point_at
 
 from azsim import ArmSimulator, Fault, SimCluster, Tenant, Throttle
 from azsim.samples import WORKSPACE, demo_tenant, scale_tenant, setting

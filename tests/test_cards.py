@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft6Validator
+from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
 from auditor.model import Evidence, Finding, Status
 from auditor.notify.cards import (
@@ -169,7 +169,7 @@ def digest_names(messages: list[dict[str, Any]]) -> list[str]:
 @pytest.mark.parametrize("case", sorted(NOTICES))
 def test_every_card_is_valid_adaptive_card_1_4(case: str):
     notice = NOTICES[case]
-    card = notice_card(notice, "Contoso Production")
+    card = notice_card(notice, CIS, "Contoso Production")
     assert schema_errors(card) == []
     assert card["version"] == "1.4"
     assert card["msteams"] == {"width": "Full"}
@@ -178,14 +178,14 @@ def test_every_card_is_valid_adaptive_card_1_4(case: str):
 
 
 def test_digest_parts_are_valid_adaptive_card_1_4():
-    messages = digest_messages([*NOTICES.values(), *long_failures(60)], SUMMARY, SCANNED, NAMES)
+    messages = digest_messages([*NOTICES.values(), *long_failures(60)], SUMMARY, SCANNED, NAMES, CIS)
     assert len(messages) > 1
     for message in messages:
         assert schema_errors(card_of(message)) == []
 
 
 def test_the_schema_check_rejects_what_teams_would_not_render():
-    card = notice_card(NOTICES["new"])
+    card = notice_card(NOTICES["new"], CIS)
     unstripped = Draft6Validator(SCHEMA).iter_errors(card)
     assert any("msteams" in error.message for error in unstripped)
     too_new = copy.deepcopy(card)
@@ -194,7 +194,7 @@ def test_the_schema_check_rejects_what_teams_would_not_render():
 
 
 def test_teams_message_is_the_workflows_envelope():
-    card = notice_card(NOTICES["new"])
+    card = notice_card(NOTICES["new"], CIS)
     assert teams_message(card) == {
         "type": "message",
         "attachments": [
@@ -205,7 +205,7 @@ def test_teams_message_is_the_workflows_envelope():
 
 
 def test_new_failure_card_says_what_is_wrong_where_and_why_it_matters():
-    card = notice_card(NOTICES["new"], "Contoso Production")
+    card = notice_card(NOTICES["new"], CIS, "Contoso Production")
     header = card["body"][0]
     assert header["style"] == "attention"
     shown = texts(card)
@@ -221,7 +221,8 @@ def test_new_failure_card_says_what_is_wrong_where_and_why_it_matters():
     ):
         assert line in shown
     why = " ".join(shown[shown.index("Why it matters") :])
-    assert all(word in why for word in ("kube-audit-admin", "persistent store", "RBAC", "secrets", "CIS AKS 2.1.1"))
+    words = ("kube-audit and kube-audit-admin", "persistent store", "RBAC", "secrets", "CIS AKS 1.2.0 2.1.1", "C-0254")
+    assert all(word in why for word in words)
 
 
 @pytest.mark.parametrize(
@@ -236,24 +237,24 @@ def test_new_failure_card_says_what_is_wrong_where_and_why_it_matters():
     ],
 )
 def test_header_colour_and_headline_follow_the_kind(case: str, style: str, headline: str):
-    header = notice_card(NOTICES[case])["body"][0]
+    header = notice_card(NOTICES[case], CIS)["body"][0]
     assert header["style"] == style
     assert headline in texts(header)
 
 
 def test_reminder_says_since_when_it_fails_when_known():
-    assert "Failing since 2026-11-20 09:30 UTC" in texts(notice_card(NOTICES["reminder"]))
-    assert not any("since" in text for text in texts(notice_card(NOTICES["reminder-since-unknown"])))
+    assert "Failing since 2026-11-20 09:30 UTC" in texts(notice_card(NOTICES["reminder"], CIS))
+    assert not any("since" in text for text in texts(notice_card(NOTICES["reminder-since-unknown"], CIS)))
 
 
 def test_subscription_id_stands_in_for_a_missing_name_and_empty_fields_are_left_out():
-    shown = texts(notice_card(NOTICES["unlistable-subscription"]))
+    shown = texts(notice_card(NOTICES["unlistable-subscription"], CIS))
     assert f"Subscription: {SUB}" in shown
     assert not any(text.startswith(("Resource group:", "Location:")) for text in shown)
 
 
 def test_error_card_says_the_settings_could_not_be_read_and_why():
-    shown = texts(notice_card(NOTICES["error"], "Contoso Production"))
+    shown = texts(notice_card(NOTICES["error"], CIS, "Contoso Production"))
     assert "Status: **error**" in shown
     assert "Missing: unknown (settings not read)" in shown
     assert any("could not read this cluster's diagnostic settings" in text for text in shown)
@@ -261,7 +262,7 @@ def test_error_card_says_the_settings_could_not_be_read_and_why():
 
 
 def test_resolved_card_says_what_is_exported_now_and_skips_the_warning():
-    shown = texts(notice_card(NOTICES["resolved"]))
+    shown = texts(notice_card(NOTICES["resolved"], CIS))
     assert "Missing: nothing" in shown
     assert shown[shown.index("Now") + 1] == "• kube-audit, kube-audit-admin exported by audit-to-law"
     assert "Why it matters" not in shown
@@ -286,17 +287,17 @@ def test_resolved_card_says_what_is_exported_now_and_skips_the_warning():
 )
 def test_remediation_says_what_was_or_would_be_changed(result: str, mode: str, expected: str):
     remediation = {**PLANNED, "mode": mode, "result": result}
-    card = notice_card(Notice(finding(remediation=remediation), NoticeKind.NEW))
+    card = notice_card(Notice(finding(remediation=remediation), NoticeKind.NEW), CIS)
     shown = texts(card)
     assert unescape(shown[shown.index("Remediation") + 1]).startswith(expected)
     assert schema_errors(card) == []
-    digest = digest_messages([Notice(finding(remediation=remediation), NoticeKind.NEW)], SUMMARY, SCANNED, NAMES)
+    digest = digest_messages([Notice(finding(remediation=remediation), NoticeKind.NEW)], SUMMARY, SCANNED, NAMES, CIS)
     assert any(expected in unescape(text) for text in texts(card_of(digest[0])))
 
 
 def test_a_card_with_hundreds_of_long_reasons_stays_under_the_limit():
     reasons = tuple(f"reason {i}: " + "setting law-archive sends it nowhere useful; " * 60 for i in range(300))
-    card = notice_card(Notice(finding(reasons=reasons), NoticeKind.NEW))
+    card = notice_card(Notice(finding(reasons=reasons), NoticeKind.NEW), CIS)
     assert message_size(teams_message(card)) <= MAX_MESSAGE_BYTES
     shown = texts(card)
     listed = [text for text in shown if text.startswith("• ")]
@@ -311,7 +312,7 @@ def test_a_card_with_hundreds_of_long_reasons_stays_under_the_limit():
 
 
 def test_markdown_and_html_in_names_are_escaped_for_teams():
-    shown = texts(notice_card(NOTICES["injection"], "Team *A* [x](https://evil)"))
+    shown = texts(notice_card(NOTICES["injection"], CIS, "Team *A* [x](https://evil)"))
     name = shown[shown.index("New failure: audit logs not exported") + 1]
     assert name != INJECTION
     assert unescape(name) == INJECTION
@@ -324,17 +325,17 @@ def test_markdown_and_html_in_names_are_escaped_for_teams():
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), max_size=200).filter(str.strip))
 def test_any_name_displays_as_written(name: str):
-    card = notice_card(Notice(finding(name), NoticeKind.NEW))
+    card = notice_card(Notice(finding(name), NoticeKind.NEW), CIS)
     shown = texts(card)
     displayed = shown[shown.index("New failure: audit logs not exported") + 1]
     assert unescape(displayed) == " ".join(name.split())
-    digest = digest_messages([Notice(finding(name), NoticeKind.NEW)], SUMMARY, SCANNED, NAMES)
+    digest = digest_messages([Notice(finding(name), NoticeKind.NEW)], SUMMARY, SCANNED, NAMES, CIS)
     assert digest_names(digest) == [" ".join(name.split())]
 
 
 def test_line_start_markers_in_reasons_cannot_make_lists_or_headings():
     reasons = ("- not a list", "# not a heading", "1. not numbered", "  > not quoted\nsecond line")
-    shown = texts(notice_card(Notice(finding(reasons=reasons), NoticeKind.NEW)))
+    shown = texts(notice_card(Notice(finding(reasons=reasons), NoticeKind.NEW), CIS))
     bullets = [text for text in shown if text.startswith("• ")]
     assert bullets == ["• \\- not a list", "• \\# not a heading", "• 1\\. not numbered", "• \\> not quoted second line"]
 
@@ -344,7 +345,7 @@ def test_line_start_markers_in_reasons_cannot_make_lists_or_headings():
 
 def test_digest_lists_new_failures_then_reminders_then_resolutions_with_portal_links():
     notices = [NOTICES["resolved"], NOTICES["reminder"], NOTICES["error"], NOTICES["new"]]
-    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES)
+    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES, CIS)
     card = card_of(message)
     shown = texts(card)
     assert shown[1] == "C-0254 audit-log scan: 5 need action"
@@ -368,7 +369,9 @@ def test_digest_lists_new_failures_then_reminders_then_resolutions_with_portal_l
 
 
 def test_digest_link_targets_survive_parentheses_in_resource_groups():
-    [message] = digest_messages([Notice(finding(resource_group="rg(prod) x"), NoticeKind.NEW)], SUMMARY, SCANNED, {})
+    [message] = digest_messages(
+        [Notice(finding(resource_group="rg(prod) x"), NoticeKind.NEW)], SUMMARY, SCANNED, {}, CIS
+    )
     text = next(text for text in texts(card_of(message)) if text.startswith("**["))
     target = re.match(r"\*\*\[.*?\]\(([^)\s]*)\)\*\*", text)
     assert target is not None
@@ -376,18 +379,18 @@ def test_digest_link_targets_survive_parentheses_in_resource_groups():
 
 
 def test_a_quiet_scan_is_one_message_that_says_so():
-    [message] = digest_messages([], {**SUMMARY, "fail": 0, "error": 0}, SCANNED, NAMES)
+    [message] = digest_messages([], {**SUMMARY, "fail": 0, "error": 0}, SCANNED, NAMES, CIS)
     card = card_of(message)
     assert card["body"][0]["style"] == "good"
     assert "C-0254 audit-log scan: 0 need action" in texts(card)
     assert "No cluster started failing, is due a reminder or was fixed." in texts(card)
-    singular = digest_messages([], {**SUMMARY, "fail": 1, "error": 0}, SCANNED, NAMES)
+    singular = digest_messages([], {**SUMMARY, "fail": 1, "error": 0}, SCANNED, NAMES, CIS)
     assert "C-0254 audit-log scan: 1 needs action" in texts(card_of(singular[0]))
 
 
 def test_600_failures_split_into_numbered_parts_under_the_limit_and_none_is_lost():
     notices = long_failures(600)
-    messages = digest_messages(notices, {**SUMMARY, "clusters": 600}, SCANNED, NAMES)
+    messages = digest_messages(notices, {**SUMMARY, "clusters": 600}, SCANNED, NAMES, CIS)
     sizes = [message_size(message) for message in messages]
     assert max(sizes) <= MAX_MESSAGE_BYTES
     assert min(sizes[:-1]) > MAX_MESSAGE_BYTES - 2_000  # packed, not one item per message
@@ -409,7 +412,7 @@ def test_600_failures_split_into_numbered_parts_under_the_limit_and_none_is_lost
 def test_an_item_too_large_alone_is_shortened_never_dropped(char: str):
     reasons = tuple(char * 5_000 + f" reason {i}" for i in range(200))
     huge = Notice(finding(char * 300, reasons=reasons, resource_group=char * 300), NoticeKind.NEW)
-    messages = digest_messages([NOTICES["new"], huge, NOTICES["resolved"]], SUMMARY, SCANNED, NAMES)
+    messages = digest_messages([NOTICES["new"], huge, NOTICES["resolved"]], SUMMARY, SCANNED, NAMES, CIS)
     assert all(message_size(message) <= MAX_MESSAGE_BYTES for message in messages)
     names = ["aks-orders-prod-weu", char * 255 + "…", "aks-search-prod-weu"]
     assert sorted(digest_names(messages)) == sorted(names)
@@ -468,7 +471,7 @@ def harness() -> Iterator[Harness]:
 
 
 def test_rendered_card_shows_cluster_missing_categories_and_button(harness: Harness):
-    frame = harness.render(notice_card(NOTICES["new"], "Contoso Production"))
+    frame = harness.render(notice_card(NOTICES["new"], CIS, "Contoso Production"))
     text = frame.inner_text()
     for expected in ("aks-orders-prod-weu", "kube-audit-admin", "Contoso Production", "Why it matters"):
         assert expected in text
@@ -479,7 +482,7 @@ def test_rendered_card_shows_cluster_missing_categories_and_button(harness: Harn
 
 
 def test_markdown_injection_in_a_name_renders_literally(harness: Harness):
-    frame = harness.render(notice_card(NOTICES["injection"], "Team *A* [x](https://evil)"))
+    frame = harness.render(notice_card(NOTICES["injection"], CIS, "Team *A* [x](https://evil)"))
     name = frame.locator(".ac-textBlock", has_text="alert(1)")
     assert name.inner_text() == INJECTION
     assert frame.locator("a, em, code, script, del").count() == 0
@@ -494,7 +497,7 @@ def test_markdown_injection_in_a_name_renders_literally(harness: Harness):
 
 def test_rendered_digest_links_every_cluster_to_its_portal_page(harness: Harness):
     notices = [NOTICES["new"], NOTICES["reminder"], NOTICES["error"], NOTICES["resolved"], NOTICES["injection"]]
-    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES)
+    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES, CIS)
     frame = harness.render(card_of(message))
     links = frame.locator("a")
     assert [links.nth(i).inner_text() for i in range(links.count())] == [
@@ -520,7 +523,9 @@ def test_readme_pictures(harness: Harness, tmp_path: Path):
         reasons=("the cluster has no diagnostic settings",),
         resource_group="rg-payments-prod",
     )
-    harness.picture(notice_card(Notice(payments, NoticeKind.NEW), "Contoso Production"), pictures / "teams-card.png")
+    harness.picture(
+        notice_card(Notice(payments, NoticeKind.NEW), CIS, "Contoso Production"), pictures / "teams-card.png"
+    )
     checkout = finding(
         "aks-checkout-prod-weu",
         missing=("kube-audit",),
@@ -537,7 +542,7 @@ def test_readme_pictures(harness: Harness, tmp_path: Path):
         Notice(checkout, NoticeKind.REMINDER, SINCE),
         Notice(search, NoticeKind.RESOLVED),
     ]
-    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES)
+    [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES, CIS)
     harness.picture(card_of(message), pictures / "teams-digest.png")
     for name in ("teams-card.png", "teams-digest.png"):
         assert (pictures / name).stat().st_size > 20_000

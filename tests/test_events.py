@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import arm_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import arm_event
 
 from auditor.events import CheckCluster, Expectation, Ignore, MalformedEvent, decide, load_events, parse_event
 

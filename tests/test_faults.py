@@ -8,7 +8,7 @@ import logging
 import time
 
 import pytest
-from conftest import run_cli, scan_json, statuses
+from support import run_cli, scan_json, statuses
 
 from azsim import Fault, Tenant, Throttle
 from azsim.azurite import azurite

@@ -22,7 +22,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
-from conftest import arm_event, audit_setting
+from support import arm_event, audit_setting
 
 from auditor.events import Expectation
 from auditor.reactions import RetryLater

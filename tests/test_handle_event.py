@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, arm_event, audit_setting
+from support import ROOT, arm_event, audit_setting
 
 from auditor.cli import main
 from azsim import Tenant

@@ -19,7 +19,7 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import audit_setting, run_cli
+from support import audit_setting, run_cli
 
 from auditor.model import Cluster
 from auditor.notify.dispatch import Notifier

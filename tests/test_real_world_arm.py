@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from conftest import WORKSPACE, audit_setting, scan_json, statuses
+from support import WORKSPACE, audit_setting, scan_json, statuses
 
 from auditor.cli import main
 from auditor.rule import NON_ASCII_NOTE

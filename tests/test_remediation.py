@@ -11,9 +11,9 @@ from datetime import date
 
 import pytest
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
-from conftest import STORAGE, audit_setting, run_cli, scan_json, statuses
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import STORAGE, audit_setting, run_cli, scan_json, statuses
 
 from auditor.azure.connection import ArmConnection, WriteBlockedError
 from auditor.model import Cluster, DiagnosticSetting, LogEntry, Status

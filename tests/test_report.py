@@ -6,6 +6,8 @@ import dataclasses
 import io
 from datetime import UTC, datetime
 
+from support import CIS
+
 from auditor.model import Cluster, Finding, Status
 from auditor.progress import Progress
 from auditor.report.document import ScanResult
@@ -29,6 +31,7 @@ def finding(name: str, status: Status) -> Finding:
 
 
 RESULT = ScanResult(
+    CIS,
     datetime(2026, 11, 26, tzinfo=UTC),
     [finding("aks-ok", Status.PASS), finding("aks-bad", Status.FAIL), finding("aks-err", Status.ERROR)],
     subscriptions=1,

@@ -21,10 +21,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
 from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogEntry, Status
 from auditor.report.csv_report import COLUMNS, render_csv
@@ -131,7 +131,7 @@ def realistic() -> ScanResult:
             setting("dev-audit", *audit, workspace_id=WORKSPACE),
         ),
     ]
-    return ScanResult(SCANNED_AT, findings, subscriptions=3, skipped_subscriptions=1)
+    return ScanResult(CIS, SCANNED_AT, findings, subscriptions=3, skipped_subscriptions=1)
 
 
 REALISTIC = realistic()
@@ -146,6 +146,7 @@ def hostile() -> ScanResult:
     """Names, reasons and links an attacker with write access to a resource or subscription could choose."""
     base = REALISTIC.findings[3]
     return ScanResult(
+        CIS,
         SCANNED_AT,
         [
             *REALISTIC.findings,
@@ -224,7 +225,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
         portal_url="\rhttps://portal.azure.com",
     )
     safe = dataclasses.replace(base, name="aks-a=b+c", resource_group="rg-x")
-    rows = parse_csv(render_csv(ScanResult(SCANNED_AT, [attack, safe], 1), {PROD: "@evil sub"}))
+    rows = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [attack, safe], 1), {PROD: "@evil sub"}))
 
     assert rows[0]["name"] == '\'=HYPERLINK("https://evil.example","fix")'
     assert rows[0]["resourceGroup"] == "'-2+3"
@@ -241,7 +242,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
 @given(name=st.text(), reason=st.text(), subscription_name=st.text())
 def test_csv_round_trips_any_text(name: str, reason: str, subscription_name: str):
     finding = dataclasses.replace(REALISTIC.findings[3], name=name, reasons=(reason,))
-    rows = parse_csv(render_csv(ScanResult(SCANNED_AT, [finding], 1), {PROD: subscription_name}))
+    rows = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), {PROD: subscription_name}))
 
     def shown(value: str) -> str:
         return "'" + value if value.startswith(FORMULA_STARTS) else value
@@ -283,7 +284,7 @@ def sarif(result: ScanResult) -> dict[str, Any]:
 
 
 def test_sarif_is_valid_against_the_official_schema():
-    for result in (REALISTIC, hostile(), ScanResult(SCANNED_AT, [], 0)):
+    for result in (REALISTIC, hostile(), ScanResult(CIS, SCANNED_AT, [], 0)):
         SARIF_VALIDATOR.validate(sarif(result))
 
     broken = sarif(REALISTIC)  # the validator and its format checks do bite
@@ -307,7 +308,12 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     assert rule["id"] == "C-0254"
     assert rule["shortDescription"]["text"] == "Enable audit Logs"
     assert rule["helpUri"] == "https://hub.armosec.io/docs/c-0254"
-    assert rule["properties"] == {"tags": ["security", "CIS AKS 1.2.0 2.1.1"], "security-severity": "5.0"}
+    assert rule["properties"] == {
+        "tags": ["security", "CIS AKS 1.2.0 2.1.1"],
+        "security-severity": "5.0",
+        "profile": "cis",
+        "requiredCategories": ["kube-audit", "kube-audit-admin"],
+    }
     assert "az monitor diagnostic-settings create" in rule["help"]["markdown"]
     assert "kube-audit-admin" in rule["help"]["text"]
     assert run["invocations"] == [{"executionSuccessful": False, "endTimeUtc": "2026-11-26T21:00:00Z"}]
@@ -342,7 +348,7 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
 
 def test_sarif_reports_an_unlistable_subscription_and_success_without_errors():
     gone = subscription_unreadable(STAGING, "Contoso Staging", "forbidden (403)", POLICY)
-    (result,) = sarif(ScanResult(SCANNED_AT, [gone], 1))["runs"][0]["results"]
+    (result,) = sarif(ScanResult(CIS, SCANNED_AT, [gone], 1))["runs"][0]["results"]
     assert result["message"]["text"] == (
         f"Could not read subscription Contoso Staging ({STAGING}): could not list the subscription's clusters: "
         "forbidden (403)"
@@ -350,7 +356,7 @@ def test_sarif_reports_an_unlistable_subscription_and_success_without_errors():
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == f"subscriptions/{STAGING}"
 
     passing = [f for f in REALISTIC.findings if f.status in (Status.PASS, Status.EXEMPT)]
-    run = sarif(ScanResult(SCANNED_AT, passing, 3))["runs"][0]
+    run = sarif(ScanResult(CIS, SCANNED_AT, passing, 3))["runs"][0]
     assert run["results"] == []
     assert run["invocations"][0]["executionSuccessful"] is True
 
@@ -378,7 +384,7 @@ def test_sarif_fingerprints_follow_the_cluster_across_runs_and_id_case():
 
 def test_sarif_location_uri_is_percent_encoded():
     awkward = judge(cluster(PROD, "rg-(legacy).café", "aks-legacy"))
-    (result,) = sarif(ScanResult(SCANNED_AT, [awkward], 1))["runs"][0]["results"]
+    (result,) = sarif(ScanResult(CIS, SCANNED_AT, [awkward], 1))["runs"][0]["results"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == (
         f"subscriptions/{PROD}/resourcegroups/rg-%28legacy%29.caf%C3%A9/providers/Microsoft.ContainerService"
@@ -416,8 +422,8 @@ def shape(document: str) -> TagShape:
 @given(name=st.text(min_size=1), reason=st.text(min_size=1), subscription_name=st.text(min_size=1))
 def test_html_structure_does_not_depend_on_text_from_azure(name: str, reason: str, subscription_name: str):
     base = REALISTIC.findings[3]
-    benign = ScanResult(SCANNED_AT, [base], 1)
-    chosen = ScanResult(SCANNED_AT, [dataclasses.replace(base, name=name, reasons=(reason,))], 1)
+    benign = ScanResult(CIS, SCANNED_AT, [base], 1)
+    chosen = ScanResult(CIS, SCANNED_AT, [dataclasses.replace(base, name=name, reasons=(reason,))], 1)
     expected = shape(render_html(benign, {PROD: "x"}))
     parsed = shape(render_html(chosen, {PROD: subscription_name}))
     assert parsed.tags == expected.tags
@@ -427,7 +433,7 @@ def test_html_structure_does_not_depend_on_text_from_azure(name: str, reason: st
 
 
 def test_html_report_of_an_empty_scan_says_so():
-    document = render_html(ScanResult(SCANNED_AT, [], 0), {})
+    document = render_html(ScanResult(CIS, SCANNED_AT, [], 0), {})
     assert document.count("No clusters were found.") == 2  # chart and table
     assert '<span class="tile-value">0</span><span class="tile-note">0% of clusters</span>' in document
 
@@ -491,7 +497,7 @@ def test_html_report_shows_the_counts_and_runs_clean(browser: Browser, tmp_path:
 
     tiles = {key: page.locator(f'[data-tile="{key}"] .tile-value').inner_text() for key in EXPECTED_COUNTS}
     assert tiles == {key: str(value) for key, value in EXPECTED_COUNTS.items()}
-    assert page.title() == "AKS audit logs: CIS AKS 1.2.0 2.1.1 / C-0254"
+    assert page.title() == "AKS control-plane audit logs: CIS AKS 1.2.0 2.1.1 / C-0254"
     assert page.locator("time").first.get_attribute("datetime") == "2026-11-26T21:00:00Z"
     assert "1 disabled or deleted skipped" in page.locator(".scan-meta").inner_text()
     # The script ran and the stylesheet applied, so the CSP let both through.
@@ -608,7 +614,7 @@ def test_html_stays_usable_with_ten_thousand_findings(browser: Browser, tmp_path
         )
         for i in range(10_000)
     ]
-    result = ScanResult(SCANNED_AT, findings, subscriptions=40)
+    result = ScanResult(CIS, SCANNED_AT, findings, subscriptions=40)
     document = render_html(result, {})
     page, watch = open_report(browser, document, tmp_path / "big.html")
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import STORAGE, WORKSPACE, audit_setting, run_cli, scan_json, statuses
+from support import STORAGE, WORKSPACE, audit_setting, run_cli, scan_json, statuses
 
 from azsim import Fault, Tenant, Throttle
 from azsim.samples import demo_tenant
@@ -63,6 +63,8 @@ def test_demo_tenant_reaches_every_status_on_the_right_clusters(simulate):
         "benchmark": "CIS AKS 1.2.0",
         "item": "2.1.1",
         "title": "Enable audit Logs",
+        "profile": "cis",
+        "requiredCategories": ["kube-audit", "kube-audit-admin"],
     }
     legacy = next(s for s in tenant.subscriptions if s.state == "Disabled")
     assert sim.count(contains=legacy.subscription_id) == 0  # a Disabled subscription is never read

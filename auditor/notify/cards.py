@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from auditor.control import AppliedControl
 from auditor.model import Finding, Status
 from auditor.notify.notices import Notice, NoticeKind
 
@@ -23,11 +24,6 @@ MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted J
 
 CARD_VERSION = "1.4"
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
-CONTROL_LINE = "AKS audit logs · CIS AKS 2.1.1 · Kubescape C-0254"
-WHY_IT_MATTERS = (
-    "Without kube-audit and kube-audit-admin exported to a persistent store, changes to the cluster "
-    "(RBAC, secrets, workloads) leave no trace for incident response (CIS AKS 2.1.1)."
-)
 UNREADABLE = (
     "The auditor could not read this cluster's diagnostic settings, so it cannot tell whether "
     "its audit logs are exported."
@@ -84,13 +80,14 @@ def message_size(message: Mapping[str, Any]) -> int:
     return len(json.dumps(message).encode("utf-8"))
 
 
-def notice_card(notice: Notice, subscription_name: str | None = None) -> dict[str, Any]:
+def notice_card(notice: Notice, control: AppliedControl, subscription_name: str | None = None) -> dict[str, Any]:
     """The card for one cluster; reasons beyond what fits in MAX_MESSAGE_BYTES are counted, not listed."""
     finding = notice.finding
     reasons = [_clip(reason, _MAX_REASON_CHARS) for reason in finding.reasons]
 
     def build(shown: int) -> dict[str, Any]:
-        return _card(_notice_body(notice, subscription_name, reasons[:shown], len(reasons) - shown), _button(finding))
+        body = _notice_body(notice, control, subscription_name, reasons[:shown], len(reasons) - shown)
+        return _card(body, _button(finding))
 
     low, high = 0, len(reasons)  # binary search for the most reasons that fit
     while low < high:
@@ -107,6 +104,7 @@ def digest_messages(
     summary: Mapping[str, int],
     scanned_at: datetime,
     subscription_names: Mapping[str, str],
+    control: AppliedControl,
 ) -> list[dict[str, Any]]:
     """One scan's notices as Teams messages: new failures, then reminders, then resolutions.
 
@@ -119,7 +117,7 @@ def digest_messages(
     need_action = summary.get("fail", 0) + summary.get("error", 0)
     # Reserve the widest "part n of m" while packing; the real numbers are never longer.
     widest = len(ordered) + 1
-    budget = MAX_MESSAGE_BYTES - message_size(_digest_message(need_action, scanned_at, (widest, widest), []))
+    budget = MAX_MESSAGE_BYTES - message_size(_digest_message(control, need_action, scanned_at, (widest, widest), []))
 
     parts: list[list[dict[str, Any]]] = [_summary_elements(summary, bool(ordered))]
     used = _cost(parts[0])
@@ -139,7 +137,7 @@ def digest_messages(
 
     total = len(parts)
     return [
-        _digest_message(need_action, scanned_at, (number, total) if total > 1 else None, elements)
+        _digest_message(control, need_action, scanned_at, (number, total) if total > 1 else None, elements)
         for number, elements in enumerate(parts, start=1)
     ]
 
@@ -162,14 +160,14 @@ def _button(finding: Finding) -> list[dict[str, Any]]:
 
 
 def _notice_body(
-    notice: Notice, subscription_name: str | None, reasons: Sequence[str], hidden: int
+    notice: Notice, control: AppliedControl, subscription_name: str | None, reasons: Sequence[str], hidden: int
 ) -> list[dict[str, Any]]:
     finding = notice.finding
     subline = None
     if notice.kind is NoticeKind.REMINDER and notice.first_failed_at is not None:
         subline = f"Failing since {_when(notice.first_failed_at)}"
     body = [
-        _header(_STYLE[notice.kind], _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
+        _header(control, _STYLE[notice.kind], _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
         {"type": "FactSet", "facts": _facts(finding, subscription_name), "spacing": "Medium"},
     ]
     if finding.status is Status.ERROR:
@@ -184,7 +182,7 @@ def _notice_body(
         body.append(_text(_remediation_sentence(finding.remediation), spacing="Small"))
     if notice.kind is not NoticeKind.RESOLVED:
         body.append(_text("Why it matters", weight="Bolder", spacing="Medium"))
-        body.append(_text(WHY_IT_MATTERS, isSubtle=True, spacing="Small"))
+        body.append(_text(_md(control.why_it_matters()), isSubtle=True, spacing="Small"))
     return body
 
 
@@ -237,13 +235,17 @@ def _remediation_sentence(remediation: Mapping[str, Any]) -> str:
 
 
 def _digest_message(
-    need_action: int, scanned_at: datetime, part: tuple[int, int] | None, elements: list[dict[str, Any]]
+    control: AppliedControl,
+    need_action: int,
+    scanned_at: datetime,
+    part: tuple[int, int] | None,
+    elements: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    title = f"C-0254 audit-log scan: {need_action} {'needs' if need_action == 1 else 'need'} action"
+    title = f"{control.control.id} audit-log scan: {need_action} {'needs' if need_action == 1 else 'need'} action"
     if part is not None:
         title += f" (part {part[0]} of {part[1]})"
     style = "attention" if need_action else "good"
-    header = _header(style, None, title, f"Scanned {_when(scanned_at)}", size="Large")
+    header = _header(control, style, None, title, f"Scanned {_when(scanned_at)}", size="Large")
     return teams_message(_card([header, *elements], []))
 
 
@@ -302,9 +304,11 @@ def _digest_order(notice: Notice, subscription_names: Mapping[str, str]) -> tupl
     )
 
 
-def _header(style: str, kicker: str | None, title: str, subline: str | None, size: str) -> dict[str, Any]:
+def _header(
+    control: AppliedControl, style: str, kicker: str | None, title: str, subline: str | None, size: str
+) -> dict[str, Any]:
     """The coloured band that says at a glance what happened, and to which cluster."""
-    items = [_text(CONTROL_LINE, size="Small", isSubtle=True)]
+    items = [_text(_md(f"{control.control.subject} · {control.control.label}"), size="Small", isSubtle=True)]
     if kicker is not None:
         items.append(_text(kicker, weight="Bolder", color=style, spacing="Small"))
     items.append(_text(title, size=size, weight="Bolder", spacing="None"))

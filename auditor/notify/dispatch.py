@@ -60,6 +60,7 @@ class _Claim:
 class Notifier:
     def __init__(self, settings: Settings, target: StorageTarget | None, logger: logging.Logger) -> None:
         self._config = settings.notifications
+        self._control = settings.applied_control()
         self._target = target
         self._logger = logger
         self._timeout = settings.http_timeout_seconds
@@ -164,9 +165,11 @@ class Notifier:
     async def _send_teams(self, notices: list[Notice], names: Mapping[str, str], summary: Mapping[str, int]) -> bool:
         assert self._teams is not None
         if len(notices) <= _SINGLE_CARDS_UP_TO:
-            messages = [teams_message(notice_card(n, names.get(n.finding.subscription_id))) for n in notices]
+            messages = [
+                teams_message(notice_card(n, self._control, names.get(n.finding.subscription_id))) for n in notices
+            ]
         else:
-            messages = digest_messages(notices, summary, datetime.now(UTC), names)
+            messages = digest_messages(notices, summary, datetime.now(UTC), names, self._control)
         try:
             for message in messages:
                 await self._teams.post(message)
@@ -180,7 +183,7 @@ class Notifier:
         smtp = self._config.smtp
         assert smtp is not None
         try:
-            await email.send(email.compose(notices, smtp, names), smtp, self._timeout)
+            await email.send(email.compose(notices, smtp, names, self._control), smtp, self._timeout)
         except Exception as exc:
             self._fail(f"email via {smtp.host}:{smtp.port} failed ({type(exc).__name__})")
             return False

@@ -14,18 +14,15 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from auditor.azure.connection import ssl_context
+from auditor.control import AppliedControl
 from auditor.notify.notices import Notice, NoticeKind
 from auditor.settings import SmtpSettings
 
 _TITLES = {NoticeKind.NEW: "New failure", NoticeKind.REMINDER: "Still failing", NoticeKind.RESOLVED: "Resolved"}
 _COLOURS = {NoticeKind.NEW: "#c50f1f", NoticeKind.REMINDER: "#bc4b09", NoticeKind.RESOLVED: "#107c10"}
-_WHY = (
-    "Without kube-audit and kube-audit-admin exported to a persistent store, changes to the cluster "
-    "(RBAC, secrets, workloads) leave no trace for incident response (CIS AKS 1.2.0, 2.1.1)."
-)
 
 
-def subject(notices: Sequence[Notice]) -> str:
+def subject(notices: Sequence[Notice], control: AppliedControl) -> str:
     failing = sum(1 for n in notices if n.kind is not NoticeKind.RESOLVED)
     resolved = len(notices) - failing
     parts = []
@@ -33,20 +30,23 @@ def subject(notices: Sequence[Notice]) -> str:
         parts.append(f"{failing} AKS cluster{'s' if failing != 1 else ''} need{'s' if failing == 1 else ''} action")
     if resolved:
         parts.append(f"{resolved} resolved")
-    return "C-0254 audit logs: " + ", ".join(parts)
+    return f"{control.control.id} audit logs: " + ", ".join(parts)
 
 
-def compose(notices: Sequence[Notice], smtp: SmtpSettings, names: Mapping[str, str]) -> EmailMessage:
+def compose(
+    notices: Sequence[Notice], smtp: SmtpSettings, names: Mapping[str, str], control: AppliedControl
+) -> EmailMessage:
     """One message for a run's notices; the text and HTML parts say the same thing."""
+    why = control.why_it_matters()
     message = EmailMessage()
-    message["Subject"] = subject(notices)
+    message["Subject"] = subject(notices, control)
     message["From"] = smtp.sender
     message["To"] = ", ".join(smtp.recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=smtp.sender.split("@")[-1])
     ordered = sorted(notices, key=lambda n: list(NoticeKind).index(n.kind))
-    message.set_content(_text(ordered, names))
-    message.add_alternative(_html(ordered, names), subtype="html")
+    message.set_content(_text(ordered, names, why))
+    message.add_alternative(_html(ordered, names, why), subtype="html")
     return message
 
 
@@ -63,8 +63,8 @@ def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
     return where, what, "; ".join(finding.reasons)
 
 
-def _text(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
-    lines = [_WHY, ""]
+def _text(notices: Sequence[Notice], names: Mapping[str, str], why: str) -> str:
+    lines = [why, ""]
     for notice in notices:
         where, what, reasons = _line(notice, names)
         lines += [f"[{_TITLES[notice.kind]}] {notice.finding.name} ({where}): {what}"]
@@ -74,7 +74,7 @@ def _text(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _html(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
+def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str) -> str:
     rows = []
     for notice in notices:
         where, what, reasons = _line(notice, names)
@@ -93,7 +93,7 @@ def _html(notices: Sequence[Notice], names: Mapping[str, str]) -> str:
         )
     return (
         '<!doctype html><html><body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px">'
-        f"<p>{html.escape(_WHY)}</p>"
+        f"<p>{html.escape(why)}</p>"
         '<table cellpadding="6" style="border-collapse:collapse">'
         "<tr><th align=left>Change</th><th align=left>Cluster</th><th align=left>What</th><th></th></tr>"
         + "".join(rows)

@@ -21,8 +21,9 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.eventgrid.aio import EventGridPublisherClient
 
 from auditor.model import Finding
+from auditor.settings import CONTROL
 
-EVENT_TYPE = "AksAudit.C0254.FindingEvaluated"
+EVENT_TYPE = CONTROL.event_type  # "AksAudit.C0254.FindingEvaluated"; subscribers filter on it
 EVENT_SOURCE = "/aks-audit-auditor"
 MAX_REQUEST_BYTES = 1_000_000  # Event Grid rejects larger publish requests
 _BATCH_BUDGET = 900_000  # headroom for the envelope the SDK adds around each event

@@ -1,4 +1,4 @@
-"""The scan document of CONTRACT §4: control, time, findings, summary."""
+"""The scan document: the control as applied, time, findings, summary (docs/reference.md, "JSON")."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from auditor.control import AppliedControl
 from auditor.model import Finding, Status
-
-CONTROL = {"id": "C-0254", "benchmark": "CIS AKS 1.2.0", "item": "2.1.1", "title": "Enable audit Logs"}
 
 # The order people want to read: what needs action first.
 SEVERITY_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.EXEMPT: 2, Status.PASS: 3}
@@ -18,6 +17,9 @@ SEVERITY_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.EXEMPT: 2, Status.PASS
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
+    """One scan's findings and scope: what every report and the exit code are made from."""
+
+    control: AppliedControl
     scanned_at: datetime
     findings: Sequence[Finding]
     subscriptions: int
@@ -46,7 +48,7 @@ class ScanResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "control": dict(CONTROL),
+            "control": self.control.to_json(),
             "scannedAt": self.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "findings": [finding.to_json() for finding in sorted(self.findings, key=_stable_order)],
             "summary": self.summary(),

@@ -17,15 +17,15 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from auditor.control import AppliedControl
 from auditor.model import Finding, Status
-from auditor.report.document import CONTROL, SEVERITY_ORDER, ScanResult, reading_order
+from auditor.report.document import SEVERITY_ORDER, ScanResult, reading_order
 
 CHART_LIMIT = 30  # subscriptions drawn; the table still lists every finding
 PAGE_SIZE = 250  # rows the script shows at once: laying out 10,000 table rows takes a browser seconds
 _TILES = (None, Status.PASS, Status.FAIL, Status.EXEMPT, Status.ERROR)  # None: all clusters
 _BY_SEVERITY = sorted(Status, key=SEVERITY_ORDER.__getitem__)
 _COLUMNS = ("Status", "Cluster", "Resource group", "Subscription", "Location", "Missing categories", "Reasons")
-_GUIDANCE_URL = "https://hub.armosec.io/docs/c-0254"
 _NONE = '<span class="none">—</span>'
 
 
@@ -43,7 +43,8 @@ def render_html(result: ScanResult, subscription_names: Mapping[str, str]) -> st
     )
     findings = sorted(result.findings, key=reading_order)
     names = {f.subscription_id: subscription_names.get(f.subscription_id) or f.subscription_id for f in findings}
-    title = f"AKS audit logs: {CONTROL['benchmark']} {CONTROL['item']} / {CONTROL['id']}"
+    control = result.control.control
+    title = f"{control.subject}: {control.benchmark} {control.item} / {control.id}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -58,7 +59,7 @@ def render_html(result: ScanResult, subscription_names: Mapping[str, str]) -> st
 <body>
 {_masthead(result)}
 <main>
-{_control()}
+{_control(result.control)}
 {_tiles(result)}
 {_chart(findings, names)}
 {_table(findings, names)}
@@ -97,22 +98,23 @@ def _masthead(result: ScanResult) -> str:
     if result.unregistered_subscriptions:
         scope += f" · {result.unregistered_subscriptions} without the AKS provider"
     return f"""<header class="masthead"><div class="masthead-inner">
-<div><p class="eyebrow">{escape(CONTROL["benchmark"])} {escape(CONTROL["item"])} · Kubescape {escape(CONTROL["id"])}</p>
-<h1>AKS control-plane audit logs</h1></div>
+<div><p class="eyebrow">{escape(result.control.control.label)}</p>
+<h1>{escape(result.control.control.subject)}</h1></div>
 <p class="scan-meta">Scanned <strong>{_time(result)}</strong><br>{escape(scope)}</p>
 </div></header>"""
 
 
-def _control() -> str:
+def _control(applied: AppliedControl) -> str:
+    control = applied.control
+    categories = " and ".join(f"<code>{escape(c)}</code>" for c in applied.categories)
     return f"""<section class="card control" aria-labelledby="control-title">
-<h2 id="control-title">{escape(CONTROL["title"])}</h2>
-<p>Each AKS cluster must export its control-plane audit logs (by default <code>kube-audit</code> and
-<code>kube-audit-admin</code>) through an Azure diagnostic setting to a persistent store: a Log Analytics
-workspace, a storage account or a partner solution. AKS exports nothing by default, so without one there is
-no record of who changed what in the cluster.</p>
+<h2 id="control-title">{escape(control.title)}</h2>
+<p>{escape(applied.requirement())} AKS exports nothing by default, so without one there is no record of who
+changed what in the cluster. Required here ({escape(applied.profile)} profile): {categories}.</p>
 <p><b>fail</b>: a category is not exported, and the reasons say why. <b>error</b>: the settings could not be
 read, so the verdict is unknown. <b>exempt</b>: excluded by tag, reported but not judged.
-<a href="{_GUIDANCE_URL}" target="_blank" rel="noopener noreferrer">Remediation guidance ({CONTROL["id"]})</a></p>
+<a href="{escape(control.help_url, quote=True)}" target="_blank" rel="noopener noreferrer">\
+Remediation guidance ({escape(control.id)})</a></p>
 </section>"""
 
 

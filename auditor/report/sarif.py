@@ -1,8 +1,9 @@
 """`scan --output sarif`: a SARIF 2.1.0 log for GitHub code scanning and Azure DevOps dashboards.
 
-One rule (C-0254); one result per cluster that needs attention: `fail` as level `error`,
-`error` (settings unreadable) as level `warning`. Passing and exempt clusters produce no
-result, which is how code scanning learns that an alert was fixed.
+One rule (the control, every word from its definition in auditor/control/); one result per
+cluster that needs attention: `fail` as level `error`, `error` (settings unreadable) as level
+`warning`. Passing and exempt clusters produce no result, which is how code scanning learns
+that an alert was fixed.
 """
 
 from __future__ import annotations
@@ -11,73 +12,50 @@ import hashlib
 from typing import Any
 from urllib.parse import quote
 
+from auditor.control import AppliedControl
 from auditor.model import Finding, Status
-from auditor.report.document import CONTROL, ScanResult, reading_order
+from auditor.report.document import ScanResult, reading_order
 from auditor.resource_id import resource_key
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "aks-audit-auditor"
-HELP_URI = "https://hub.armosec.io/docs/c-0254"
 FINGERPRINT_KEY = "azureResourceIdHash/v1"
 
-_REMEDIATION_MARKDOWN = """\
-**CIS AKS Benchmark v1.2.0, 2.1.1 "Enable audit Logs" (Kubescape C-0254, severity Medium)**
-
-The Kubernetes API server of an AKS cluster writes audit logs (`kube-audit`, `kube-audit-admin`),
-but Azure keeps them only when a *diagnostic setting* of the cluster exports them to a persistent
-store: a Log Analytics workspace, a storage account or a partner solution. AKS exports nothing by
-default, so without one there is no record of who did what in the cluster.
-
-**Remediation.** Add a diagnostic setting that exports the missing categories, for example to
-Log Analytics with resource-specific tables (`AKSAudit`, `AKSAuditAdmin`):
-
-```sh
-az monitor diagnostic-settings create --name aks-audit-logs \\
-  --resource <cluster resource ID> --workspace <Log Analytics workspace resource ID> \\
-  --export-to-resource-specific true \\
-  --logs '[{"category": "kube-audit", "enabled": true}, {"category": "kube-audit-admin", "enabled": true}]'
-```
-
-Or in the portal: the cluster, *Monitoring* > *Diagnostic settings* > *Add diagnostic setting*,
-tick `kube-audit` and `kube-audit-admin` (or the `audit` category group), choose a destination,
-save. A category group that contains the categories (`audit`, `allLogs`) counts as well, and
-the categories may be split between settings. Event Hubs alone do not count: they keep data for
-days, not as a persistent store.
-
-A result of level *warning* means the auditor could not read the cluster's settings (the message
-says why, for example a missing **Reader** role); the verdict is unknown, never assumed.
-"""
+_LEVELS = (
+    "A result of level *warning* means the auditor could not read the cluster's settings (the message says "
+    "why, for example a missing **Reader** role); the verdict is unknown, never assumed."
+)
 
 
-def _rule() -> dict[str, Any]:
-    """A fresh copy per log, so a caller editing the returned dict cannot change the next one."""
+def _rule(applied: AppliedControl) -> dict[str, Any]:
+    """The control as a SARIF rule, every word from its definition; a fresh dict per log."""
+    control = applied.control
+    heading = (
+        f'**{control.benchmark}, {control.item} "{control.title}" '
+        f"(Kubescape {control.id}, severity {control.severity})**"
+    )
+    markdown = "\n\n".join(
+        (
+            heading,
+            f"{applied.requirement()} {applied.rationale()}",
+            f"**Remediation.** {applied.fix()} For example, to Log Analytics with resource-specific tables:",
+            f"```sh\n{applied.fix_command()}\n```",
+            _LEVELS,
+        )
+    )
     return {
-        "id": CONTROL["id"],
-        "name": "EnableAuditLogs",
-        "shortDescription": {"text": CONTROL["title"]},
-        "fullDescription": {
-            "text": (
-                "CIS AKS Benchmark v1.2.0, 2.1.1 (Kubescape C-0254): each AKS cluster must export its "
-                "control-plane audit logs (kube-audit, kube-audit-admin) through an Azure diagnostic "
-                "setting to a persistent store (Log Analytics workspace, storage account or partner solution)."
-            )
-        },
-        "help": {
-            "text": (
-                "Add a diagnostic setting to the cluster that exports the kube-audit and kube-audit-admin "
-                "log categories (or a category group containing them, such as audit or allLogs) to a Log "
-                "Analytics workspace, a storage account or a partner solution, for example: az monitor "
-                "diagnostic-settings create --name aks-audit-logs --resource <cluster ID> --workspace "
-                "<workspace ID> --export-to-resource-specific true --logs "
-                '\'[{"category": "kube-audit", "enabled": true}, {"category": "kube-audit-admin", "enabled": true}]\''
-            ),
-            "markdown": _REMEDIATION_MARKDOWN,
-        },
-        "helpUri": HELP_URI,
+        "id": control.id,
+        "name": control.rule_name,
+        "shortDescription": {"text": control.title},
+        "fullDescription": {"text": f"{control.label}: {applied.requirement()}"},
+        "help": {"text": f"{applied.fix()} For example: {applied.fix_command()}", "markdown": markdown},
+        "helpUri": control.help_url,
         "defaultConfiguration": {"level": "error"},
         "properties": {
-            "tags": ["security", f"{CONTROL['benchmark']} {CONTROL['item']}"],
-            "security-severity": "5.0",
+            "tags": ["security", f"{control.benchmark} {control.item}"],
+            "security-severity": control.security_severity,
+            "profile": applied.profile,
+            "requiredCategories": list(applied.categories),
         },
     }
 
@@ -97,14 +75,20 @@ def render_sarif(result: ScanResult) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": TOOL_NAME, "informationUri": HELP_URI, "rules": [_rule()]}},
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "informationUri": result.control.control.help_url,
+                        "rules": [_rule(result.control)],
+                    }
+                },
                 "invocations": [
                     {
                         "executionSuccessful": not any(f.status is Status.ERROR for f in result.findings),
                         "endTimeUtc": result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     }
                 ],
-                "results": [_result(finding) for finding in findings],
+                "results": [_result(finding, result.control.control.id) for finding in findings],
             }
         ],
     }
@@ -126,9 +110,9 @@ def artifact_uri(resource_id: str) -> str:
     return "/".join(quote(segment, safe="") for segment in resource_id.strip().strip("/").split("/"))
 
 
-def _result(finding: Finding) -> dict[str, Any]:
+def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
     return {
-        "ruleId": CONTROL["id"],
+        "ruleId": rule_id,
         "ruleIndex": 0,
         "level": "error" if finding.status is Status.FAIL else "warning",
         "message": {"text": _message(finding)},
