@@ -18,7 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from auditor.model import RemediationMode
 from auditor.pipeline import run_scan
+from auditor.report.table import remediation_line
 from auditor.settings import ConfigError, NotificationSettings, RemediationSettings, Settings
 
 if TYPE_CHECKING:
@@ -130,18 +132,14 @@ def _remediate(settings: Settings, out: TextIO) -> None:
 
     out.write(_REMEDIATION)
     quiet = replace(settings, notifications=NotificationSettings())
-    for mode in ("dry-run", "apply"):
-        if mode == "apply":
+    for mode in (RemediationMode.DRY_RUN, RemediationMode.APPLY):
+        if mode is RemediationMode.APPLY:
             out.write("\nThen AUDITOR_REMEDIATION_MODE=apply, which writes, reads back and verifies:\n")
         remediating = replace(quiet, remediation=RemediationSettings(mode, WORKSPACE))
         outcome = asyncio.run(run_scan(remediating))
         for finding in sorted(outcome.result.findings, key=lambda f: f.name):
-            fix = finding.remediation
-            if fix:
-                what = f"{fix['action']} setting {fix['setting']}" if fix["action"] != "none" else "no change"
-                why = f" ({fix['reason']})" if fix.get("reason") else ""
-                categories = ", ".join(fix["categories"])
-                out.write(f"  {finding.name}: {fix['result']}: {what} to enable {categories}{why}\n")
+            if finding.remediation is not None:
+                out.write(f"  {finding.name}: {remediation_line(finding.remediation)}\n")
     after = asyncio.run(run_scan(quiet)).result.summary()
     out.write(
         f"\nRead-only re-scan: {after['pass']} pass, {after['fail']} fail, {after['exempt']} exempt, "

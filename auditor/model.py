@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -39,7 +40,8 @@ class LogEntry:
 
 @dataclass(frozen=True, slots=True)
 class DiagnosticSetting:
-    """A diagnostic setting of one resource. Empty strings mean "no such destination"."""
+    """A diagnostic setting of one resource. Empty strings mean "no such destination"
+    (what it sends, and where, is read through arm_rules.py)."""
 
     name: str
     logs: tuple[LogEntry, ...] = ()
@@ -48,16 +50,6 @@ class DiagnosticSetting:
     event_hub_authorization_rule_id: str = ""
     event_hub_name: str = ""
     marketplace_partner_id: str = ""
-
-    def destinations(self) -> dict[Destination, str]:
-        """The sinks this setting sends to, by kind (ARM returns "" for an unset workspace)."""
-        candidates = {
-            Destination.WORKSPACE: self.workspace_id,
-            Destination.STORAGE: self.storage_account_id,
-            Destination.PARTNER: self.marketplace_partner_id,
-            Destination.EVENTHUB: self.event_hub_authorization_rule_id,
-        }
-        return {kind: value for kind, value in candidates.items() if value and value.strip()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +77,56 @@ class Evidence:
         return {"setting": self.setting, "destinations": list(self.destinations), "exported": list(self.exported)}
 
 
+class RemediationMode(StrEnum):
+    OFF = "off"
+    DRY_RUN = "dry-run"
+    APPLY = "apply"
+
+
+class RemediationAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    NONE = "none"
+
+
+class RemediationResult(StrEnum):
+    PLANNED = "planned"  # dry-run: what apply would do
+    APPLIED = "applied"  # written, read back and verified
+    FAILED = "failed"  # no safe change exists, or the write or its verification failed
+    SKIPPED = "skipped"  # a guard kept the auditor's hands off
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """What remediation did (or would do) for one finding; only `applied` counts as fixed."""
+
+    mode: RemediationMode
+    action: RemediationAction
+    setting: str
+    categories: tuple[str, ...]
+    result: RemediationResult
+    reason: str = ""
+
+    @property
+    def fixed(self) -> bool:
+        return self.result is RemediationResult.APPLIED
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "mode": str(self.mode),
+            "action": str(self.action),
+            "setting": self.setting,
+            "categories": list(self.categories),
+            "result": str(self.result),
+        }
+        if self.reason:
+            document["reason"] = self.reason
+        return document
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """The verdict on one cluster, shaped as CONTRACT §4 publishes it."""
+    """The verdict on one cluster, as every output publishes it (docs/reference.md, "JSON")."""
 
     resource_id: str
     subscription_id: str
@@ -99,7 +138,7 @@ class Finding:
     reasons: tuple[str, ...]
     evidence: tuple[Evidence, ...]
     portal_url: str
-    remediation: Mapping[str, Any] | None = None
+    remediation: Remediation | None = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -114,6 +153,21 @@ class Finding:
             "evidence": [item.to_json() for item in self.evidence],
         }
         if self.remediation is not None:
-            document["remediation"] = dict(self.remediation)
+            document["remediation"] = self.remediation.to_json()
         document["portalUrl"] = self.portal_url
         return document
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """What the auditor remembers of one cluster between runs (one table row per cluster).
+
+    `status` and `first_failed_at` follow what was seen; the `notified_*` fields follow what
+    people were told, so a notice that could not be delivered is decided again next time.
+    """
+
+    status: str = ""
+    first_failed_at: datetime | None = None
+    notified_status: str = ""
+    notified_hash: str = ""
+    last_notified_at: datetime | None = None

@@ -1,8 +1,9 @@
-"""The C-0254 judgement (CIS AKS 1.2.0, 2.1.1 "Enable audit Logs").
+"""The C-0254 judgement (its definition: auditor/control/c0254.py; in prose: docs/reference.md).
 
 A pure function of data: no I/O, no SDKs, no clock (the caller passes `today`). A cluster
 passes when every required category is exported, by at least one enabled log entry, by a
-setting with an accepted destination. Settings may split the categories between them.
+setting with an accepted destination. Settings may split the categories between them. What
+a setting exports and where it sends are ARM's rules, read through arm_rules.py.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from auditor.model import Cluster, Destination, DiagnosticSetting, Evidence, Finding, LogEntry, Status
+from auditor import arm_rules
+from auditor.arm_rules import CategoryGroups
+from auditor.model import Cluster, Destination, DiagnosticSetting, Evidence, Finding, Status
 from auditor.resource_id import path_of, resource_key
 
-ALL_LOGS = "alllogs"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
-
-# category (lower-case) -> the category groups (lower-case) that contain it, as the
-# resource type's diagnosticSettingsCategories API reports them.
-CategoryGroups = Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +67,6 @@ def _iso_date(value: str) -> date | None:
         return None
 
 
-def needs_category_groups(settings: Sequence[DiagnosticSetting]) -> bool:
-    """True when some enabled entry names a group other than allLogs, whose members only ARM knows."""
-    return any(
-        entry.enabled and entry.category_group and entry.category_group.lower() != ALL_LOGS
-        for setting in settings
-        for entry in setting.logs
-    )
-
-
 def portal_url(policy: Policy, resource_id: str) -> str:
     """The cluster's diagnostic-settings blade; non-ASCII names are percent-encoded so the link is a URI."""
     return f"{policy.portal_url}/#resource{path_of(resource_id)}/diagnostics"
@@ -111,9 +100,12 @@ def evaluate(
     evidence: list[Evidence] = []
 
     for setting in settings:
-        exported = _exported(setting, required, groups, unresolved)
-        disabled = _disabled(setting, required, groups)
-        destinations = setting.destinations()
+        sent = arm_rules.exported(setting, groups)
+        unresolved |= sent.unresolved
+        named_off = arm_rules.disabled(setting, groups)
+        exported = {category for category in required if sent.sends(category)}
+        disabled = {category for category in required if named_off.sends(category)}
+        destinations = arm_rules.destinations(setting)
         evidence.append(Evidence(setting.name, tuple(str(kind) for kind in destinations), tuple(sorted(exported))))
         rejection = _destination_problem(setting.name, destinations, policy)
         for category in required:
@@ -224,50 +216,6 @@ def _finding(
         evidence=tuple(evidence),
         portal_url=portal_url(policy, cluster.resource_id),
     )
-
-
-def _exported(
-    setting: DiagnosticSetting,
-    required: Sequence[str],
-    groups: CategoryGroups | None,
-    unresolved: set[str],
-) -> set[str]:
-    """Required categories this setting exports through an enabled entry (category or group)."""
-    exported: set[str] = set()
-    for entry in setting.logs:
-        if not entry.enabled:
-            continue
-        exported |= _entry_covers(entry, required, groups, unresolved)
-    return exported
-
-
-def _disabled(setting: DiagnosticSetting, required: Sequence[str], groups: CategoryGroups | None) -> set[str]:
-    """Required categories this setting names only in disabled entries (a common near miss)."""
-    named: set[str] = set()
-    for entry in setting.logs:
-        if not entry.enabled:
-            named |= _entry_covers(entry, required, groups, set())
-    return named
-
-
-def _entry_covers(
-    entry: LogEntry,
-    required: Sequence[str],
-    groups: CategoryGroups | None,
-    unresolved: set[str],
-) -> set[str]:
-    if entry.category:
-        category = entry.category.lower()
-        return {wanted for wanted in required if wanted == category}
-    if not entry.category_group:
-        return set()
-    group_key = entry.category_group.lower()
-    if group_key == ALL_LOGS:
-        return set(required)
-    if groups is None:
-        unresolved.add(entry.category_group)
-        return set()
-    return {wanted for wanted in required if group_key in groups.get(wanted, frozenset())}
 
 
 def _destination_problem(setting_name: str, destinations: Mapping[Destination, str], policy: Policy) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from auditor import rule
+from auditor import arm_rules, rule
 from auditor.azure.connection import ArmConnection, call_budget
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_transient
@@ -89,7 +89,7 @@ class Judge:
                 raise StaleRead(disagreement)
             notes.extend(expectation.notes(disagreement))
         groups = None
-        if rule.needs_category_groups(settings):
+        if arm_rules.needs_category_groups(settings):
             try:
                 groups = await asyncio.wait_for(self._groups.get(self._connection, cluster.resource_id), budget)
             except Exception as exc:  # the rule turns a decisive unknown group into `error`

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from auditor.clouds import CLOUDS, Cloud
 from auditor.control import CUSTOM_PROFILE, AppliedControl
 from auditor.control.c0254 import C0254
-from auditor.model import Destination
+from auditor.model import Destination, RemediationMode
 from auditor.resource_id import is_subscription_id, parse_workspace_id, resource_key
 from auditor.rule import Policy
 
@@ -95,20 +95,20 @@ class NotificationSettings:
 
 @dataclass(frozen=True, slots=True)
 class RemediationSettings:
-    """CONTRACT §7: off by default; a target workspace is required otherwise."""
+    """Remediation is off by default; a target workspace is required otherwise."""
 
-    mode: str = "off"  # off | dry-run | apply
+    mode: RemediationMode = RemediationMode.OFF
     workspace_id: str = ""
     setting_name: str = "aks-audit-logs"
     subscriptions: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> bool:
-        return self.mode != "off"
+        return self.mode is not RemediationMode.OFF
 
     @property
     def writes(self) -> bool:
-        return self.mode == "apply"
+        return self.mode is RemediationMode.APPLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,14 +373,16 @@ _SETTING_NAME = re.compile(r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,127}$")
 
 
 def _remediation(get: Callable[[str], str | None]) -> RemediationSettings:
-    mode = (get("AUDITOR_REMEDIATION_MODE") or "off").lower()
-    if mode not in {"off", "dry-run", "apply"}:
-        raise ConfigError(f"AUDITOR_REMEDIATION_MODE={mode!r} is not one of off, dry-run, apply")
+    raw_mode = (get("AUDITOR_REMEDIATION_MODE") or "off").lower()
+    modes = {str(mode): mode for mode in RemediationMode}
+    if raw_mode not in modes:
+        raise ConfigError(f"AUDITOR_REMEDIATION_MODE={raw_mode!r} is not one of {', '.join(modes)}")
+    mode = modes[raw_mode]
     workspace = get("AUDITOR_REMEDIATION_WORKSPACE_ID") or ""
     name = get("AUDITOR_REMEDIATION_SETTING_NAME") or "aks-audit-logs"
     if not _SETTING_NAME.match(name):
         raise ConfigError(f"AUDITOR_REMEDIATION_SETTING_NAME={name!r} is not a diagnostic-setting name")
-    if mode != "off" and not workspace:
+    if mode is not RemediationMode.OFF and not workspace:
         raise ConfigError(f"AUDITOR_REMEDIATION_MODE={mode} needs AUDITOR_REMEDIATION_WORKSPACE_ID")
     if workspace and not _is_workspace_id(workspace):
         raise ConfigError(

@@ -4,6 +4,7 @@ and rendered by the official renderer (npm `adaptivecards`) in headless Chromium
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -19,7 +20,15 @@ from hypothesis import strategies as st
 from jsonschema import Draft6Validator
 from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
-from auditor.model import Evidence, Finding, Status
+from auditor.model import (
+    Evidence,
+    Finding,
+    Remediation,
+    RemediationAction,
+    RemediationMode,
+    RemediationResult,
+    Status,
+)
 from auditor.notify.cards import (
     BUTTON_TITLE,
     MAX_MESSAGE_BYTES,
@@ -43,13 +52,13 @@ SINCE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 SUMMARY = {"clusters": 14, "pass": 8, "fail": 4, "exempt": 1, "error": 1, "subscriptions": 4, "skippedSubscriptions": 0}
 INJECTION = "*bold* [x](https://evil) <script>alert(1)</script> _i_ `c` &lt; {{DATE(2026-01-01T00:00:00Z)}}"
 NOT_EXPORTED = "kube-audit-admin is not exported to an accepted destination"
-PLANNED = {
-    "mode": "dry-run",
-    "action": "create",
-    "setting": "aks-audit-logs",
-    "categories": ["kube-audit-admin"],
-    "result": "planned",
-}
+PLANNED = Remediation(
+    RemediationMode.DRY_RUN,
+    RemediationAction.CREATE,
+    "aks-audit-logs",
+    ("kube-audit-admin",),
+    RemediationResult.PLANNED,
+)
 
 
 def finding(
@@ -59,7 +68,7 @@ def finding(
     reasons: tuple[str, ...] = (NOT_EXPORTED,),
     resource_group: str = "rg-orders-prod",
     location: str = "westeurope",
-    remediation: dict[str, Any] | None = None,
+    remediation: Remediation | None = None,
 ) -> Finding:
     resource_id = (
         f"/subscriptions/{SUB}/resourceGroups/{resource_group}"
@@ -286,7 +295,7 @@ def test_resolved_card_says_what_is_exported_now_and_skips_the_warning():
     ],
 )
 def test_remediation_says_what_was_or_would_be_changed(result: str, mode: str, expected: str):
-    remediation = {**PLANNED, "mode": mode, "result": result}
+    remediation = dataclasses.replace(PLANNED, mode=RemediationMode(mode), result=RemediationResult(result))
     card = notice_card(Notice(finding(remediation=remediation), NoticeKind.NEW), CIS)
     shown = texts(card)
     assert unescape(shown[shown.index("Remediation") + 1]).startswith(expected)

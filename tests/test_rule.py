@@ -11,10 +11,11 @@ from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsReso
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor.arm_rules import destinations, needs_category_groups
 from auditor.azure.diagnostics import setting_from_sdk
 from auditor.azure.inventory import cluster_from_arm
 from auditor.model import Cluster, Destination, DiagnosticSetting, LogEntry, Status
-from auditor.rule import Policy, evaluate, needs_category_groups, subscription_unreadable, unreadable
+from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 from auditor.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -311,7 +312,7 @@ def test_real_arm_payload_metrics_never_count_and_empty_workspace_is_ignored():
     """The public example: allLogs to storage + event hub, `workspaceId: ""`, metrics enabled."""
     body = json.loads((FIXTURES / "listDiagnosticSettings.json").read_text())["responses"]["200"]["body"]
     parsed = [setting_from_sdk(DiagnosticSettingsResource.deserialize(item)) for item in body["value"]]
-    assert parsed[0].destinations().keys() == {Destination.STORAGE, Destination.EVENTHUB}
+    assert destinations(parsed[0]).keys() == {Destination.STORAGE, Destination.EVENTHUB}
     assert judge(*parsed).status is Status.PASS
     metrics_only = dict(body["value"][0])
     metrics_only["properties"] = {**metrics_only["properties"], "logs": []}

@@ -22,13 +22,21 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 
 from auditor import remediation, rule
+from auditor.arm_rules import CategoryGroups
 from auditor.azure.connection import ArmConnection
 from auditor.azure.diagnostics import read_settings
 from auditor.azure.errors import describe
-from auditor.model import Cluster, DiagnosticSetting, Finding
-from auditor.remediation import Action, Mode, Plan, Result, Target
+from auditor.model import (
+    Cluster,
+    DiagnosticSetting,
+    Finding,
+    Remediation,
+    RemediationAction,
+    RemediationMode,
+    RemediationResult,
+)
+from auditor.remediation import Plan, Target
 from auditor.resource_id import resource_uri
-from auditor.rule import CategoryGroups
 from auditor.settings import Settings
 
 DESTINATION_TYPE = "Dedicated"  # resource-specific tables AKSAudit / AKSAuditAdmin
@@ -48,9 +56,11 @@ def enable(logs: list[dict[str, Any]], categories: Sequence[str]) -> list[dict[s
 
 
 class Remediator:
+    """Plans each failing cluster's fix and, in `apply`, writes it and proves it took."""
+
     def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
         config = settings.remediation
-        self._mode = Mode(config.mode)
+        self._mode = config.mode
         self._target = Target(config.workspace_id, config.setting_name, frozenset(config.subscriptions))
         self._settings = settings
         self._connection = connection
@@ -68,19 +78,19 @@ class Remediator:
         planned = remediation.plan(cluster, finding, settings, groups, self._target)
         if planned is None:
             return finding
-        if planned.result is not Result.PLANNED or self._mode is Mode.DRY_RUN:
-            return replace(finding, remediation=planned.to_json(self._mode))
+        if planned.result is not RemediationResult.PLANNED or self._mode is RemediationMode.DRY_RUN:
+            return replace(finding, remediation=planned.record(self._mode))
         try:
             await self._write(cluster, planned)
         except Exception as exc:
             reason = describe(exc, self._settings.http_timeout_seconds)
-            return replace(finding, remediation=planned.to_json(self._mode, Result.FAILED, reason))
+            return replace(finding, remediation=planned.record(self._mode, RemediationResult.FAILED, reason))
         return replace(finding, remediation=await self._verify(cluster, planned, groups))
 
     async def _write(self, cluster: Cluster, planned: Plan) -> None:
         operations = self._connection.monitor().diagnostic_settings
         uri = resource_uri(cluster.resource_id)
-        if planned.action is Action.CREATE:
+        if planned.action is RemediationAction.CREATE:
             body: Any = DiagnosticSettingsResource(
                 workspace_id=self._target.workspace_id,
                 logs=[LogSettings(category=category, enabled=True) for category in planned.categories],
@@ -95,7 +105,7 @@ class Remediator:
             body = json.dumps({"properties": properties}).encode()  # bytes: the SDK sends them as they are
         await operations.create_or_update(uri, planned.setting, body)
 
-    async def _verify(self, cluster: Cluster, planned: Plan, groups: CategoryGroups | None) -> dict[str, object]:
+    async def _verify(self, cluster: Cluster, planned: Plan, groups: CategoryGroups | None) -> Remediation:
         still: list[str] = []
         for delay in (0.0, *READBACK_DELAYS):
             await asyncio.sleep(delay)
@@ -105,11 +115,11 @@ class Remediator:
                 continue  # a read right after a write can answer 404: read again
             except Exception as exc:
                 reason = f"written, but not read back: {describe(exc, self._settings.http_timeout_seconds)}"
-                return planned.to_json(self._mode, Result.FAILED, reason)
+                return planned.record(self._mode, RemediationResult.FAILED, reason)
             judged = rule.evaluate(cluster, after, groups, self._policy, self._today)
             still = [category for category in planned.categories if category in judged.missing_categories]
             if not still:
-                return planned.to_json(self._mode, Result.APPLIED, "")
+                return planned.record(self._mode, RemediationResult.APPLIED, "")
         missing = ", ".join(still) if still else ", ".join(planned.categories)
         reason = f"written, but read back {1 + len(READBACK_DELAYS)} times without {missing}"
-        return planned.to_json(self._mode, Result.FAILED, reason)
+        return planned.record(self._mode, RemediationResult.FAILED, reason)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.control import AppliedControl
-from auditor.model import Finding, Status
+from auditor.model import Finding, Remediation, RemediationResult, Status
 from auditor.notify.notices import Notice, NoticeKind
 
 MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted JSON
@@ -217,21 +217,22 @@ def _missing(finding: Finding) -> str:
     return "unknown (settings not read)" if finding.status is Status.ERROR else "nothing"
 
 
-def _remediation_sentence(remediation: Mapping[str, Any]) -> str:
-    """What was, or would be, changed (CONTRACT §7): the keys mode, action, setting, categories, result."""
-    action = str(remediation.get("action", ""))
-    setting = _md(str(remediation.get("setting", "")))
-    categories = _md(", ".join(str(category) for category in remediation.get("categories") or ()))
-    result = str(remediation.get("result", ""))
-    if result == "planned":
-        return f"Dry run: would {_md(action)} diagnostic setting {setting} to export {categories}. Nothing was changed."
-    if result == "applied":
-        done = _PAST_TENSE.get(action, action)
-        return f"Fixed: {_md(done)} diagnostic setting {setting} exporting {categories}, verified by reading it back."
-    if result == "failed":
-        return f"Remediation failed: could not {_md(action)} diagnostic setting {setting} for {categories}."
-    mode = _md(str(remediation.get("mode", "")))
-    return f"Remediation ({mode}): {_md(action)} diagnostic setting {setting} for {categories}: {_md(result)}."
+def _remediation_sentence(remediation: Remediation) -> str:
+    """What was, or would be, changed."""
+    action = _md(str(remediation.action))
+    setting = _md(remediation.setting)
+    categories = _md(", ".join(remediation.categories))
+    result = remediation.result
+    if result is RemediationResult.PLANNED:
+        return f"Dry run: would {action} diagnostic setting {setting} to export {categories}. Nothing was changed."
+    if result is RemediationResult.APPLIED:
+        done = _md(_PAST_TENSE.get(str(remediation.action), str(remediation.action)))
+        return f"Fixed: {done} diagnostic setting {setting} exporting {categories}, verified by reading it back."
+    if result is RemediationResult.FAILED:
+        return f"Remediation failed: could not {action} diagnostic setting {setting} for {categories}."
+    return (
+        f"Remediation ({_md(str(remediation.mode))}): {action} diagnostic setting {setting} for {categories}: {result}."
+    )
 
 
 def _digest_message(

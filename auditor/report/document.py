@@ -33,7 +33,7 @@ class ScanResult:
         """Exit 1 territory: a fail that was not remediated (applied and verified), or an error."""
         return any(
             finding.status is Status.ERROR
-            or (finding.status is Status.FAIL and (finding.remediation or {}).get("result") != "applied")
+            or (finding.status is Status.FAIL and not (finding.remediation and finding.remediation.fixed))
             for finding in self.findings
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from auditor.model import Finding, Status
+from auditor.model import Finding, Remediation, RemediationAction, Status
 from auditor.report.document import ScanResult, reading_order
 from auditor.rule import NON_ASCII_NOTE
 
@@ -47,14 +47,16 @@ def _line(cells: tuple[str, ...], widths: list[int], width: int | None) -> str:
 
 def detail(finding: Finding) -> str:
     text = _verdict(finding)
-    fix = finding.remediation
-    if fix:
-        what = f"{fix.get('action')} {fix.get('setting')}" if fix.get("action") != "none" else ""
-        note = f": {fix['reason']}" if fix.get("reason") else ""
-        text += f" [remediation {fix.get('mode')}: {fix.get('result')} {what}{note}]".replace(" ]", "]").replace(
-            "  ", " "
-        )
+    if finding.remediation is not None:
+        text += f" [remediation {finding.remediation.mode}: {remediation_line(finding.remediation)}]"
     return text
+
+
+def remediation_line(fix: Remediation) -> str:
+    """One line for people: `applied: create setting aks-audit-logs to enable kube-audit (why)`."""
+    what = f"{fix.action} setting {fix.setting}" if fix.action is not RemediationAction.NONE else "no change"
+    why = f" ({fix.reason})" if fix.reason else ""
+    return f"{fix.result}: {what} to enable {', '.join(fix.categories)}{why}"
 
 
 def _verdict(finding: Finding) -> str:
