@@ -2,7 +2,7 @@
 
 Each function hands its trigger's object to `auditor.triggers`; the auditor is imported
 inside the functions so the host indexes this file quickly (cold start). Queue names are
-`auditor.work.CHECK_QUEUE` and `SCAN_QUEUE` (literals here: the host reads decorators
+`auditor.messages.CHECK_QUEUE` and `SCAN_QUEUE` (literals here: the host reads decorators
 before any import runs; a test keeps them equal).
 """
 

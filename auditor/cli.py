@@ -10,34 +10,28 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
+import importlib.util
 import logging
 import os
-import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from auditor.azure.errors import describe
+from auditor.azure.storage import StorageTarget
 from auditor.events import MalformedEvent, load_events, parse_event
 from auditor.model import Finding, Status
 from auditor.notify.dispatch import Delivery
 from auditor.pipeline import ScanFailed, run_scan
 from auditor.progress import Progress
-from auditor.reactions import Reactor
-from auditor.report.csv_report import render_csv
-from auditor.report.document import ScanResult
-from auditor.report.html import render_html
-from auditor.report.sarif import render_sarif
-from auditor.report.table import COLOURS, detail, render_table
+from auditor.reactions import EventNotHandled, handle_events
+from auditor.report.render import EVENT_OUTPUTS, SCAN_OUTPUTS, render, render_outcomes
 from auditor.scanner import Scope
 from auditor.settings import CONTROL, ConfigError, Settings, parse_subscriptions
-from auditor.storage import StorageTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-OUTPUTS = ("table", "json")
-SCAN_OUTPUTS = ("table", "json", "csv", "sarif", "html")
 
 
 class UsageError(Exception):
@@ -71,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "handle-event", help="process Event Grid events from a file (- for stdin) exactly as the function does"
     )
     replay.add_argument("file", metavar="FILE", help="one event or an array, EventGridEvent or CloudEvent schema")
-    replay.add_argument("--output", "-o", choices=OUTPUTS, default="table", help="output format (default: table)")
+    replay.add_argument("--output", "-o", choices=EVENT_OUTPUTS, default="table", help="output format (default: table)")
     commands.add_parser("demo", help="run the whole loop on a simulated tenant (no Azure needed)")
     return parser
 
@@ -88,9 +82,7 @@ def main(
         args = build_parser().parse_args(argv)
         _configure_logging(args.verbose, err)
         if args.command == "demo":
-            from auditor.demo import run_demo
-
-            return run_demo(out)
+            return _demo(out, err)
         settings = Settings.from_env(os.environ)
         if args.command == "handle-event":
             events = _read_events(args.file, stdin or sys.stdin)
@@ -134,21 +126,6 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
         print(f"auditor: {delivered}", file=err)
     failing = outcome.result.failing() or bool(outcome.delivery.errors)
     return EXIT_FINDINGS if failing else EXIT_OK
-
-
-def render(output: str, result: ScanResult, names: dict[str, str], terminal: TextIO | None) -> str:
-    """The scan in one of the CONTRACT §3 formats; `terminal` (when writing to one) enables colour and width."""
-    if output == "json":
-        return json.dumps(result.to_json(), indent=2) + "\n"
-    if output == "csv":
-        return render_csv(result, names)
-    if output == "sarif":
-        return json.dumps(render_sarif(result), indent=2) + "\n"
-    if output == "html":
-        return render_html(result, names)
-    colour = terminal is not None and _colour(terminal)
-    width = shutil.get_terminal_size().columns if terminal is not None and terminal.isatty() else None
-    return render_table(result, names, colour=colour, width=width)
 
 
 def _check_writable(path: str) -> None:
@@ -207,46 +184,36 @@ def _read_events(path: str, stdin: TextIO) -> list[dict[str, Any]]:
 
 async def handle_events_command(settings: Settings, events: list[dict[str, Any]], output: str, out: TextIO) -> int:
     """The Event Grid trigger's path, event by event, with the function's storage when configured."""
-    logger = logging.getLogger("auditor")
-    outcomes = []
-    async with Reactor(settings, StorageTarget.from_env(os.environ), logger) as reactor:
-        for event in events:
-            try:
-                outcomes.append(await reactor.handle_event(event))
-            except Exception as exc:
-                raise ScanFailed(
-                    f"event {event.get('id')}: not handled now ({describe(exc, settings.http_timeout_seconds)});"
-                    " Event Grid would retry it"
-                ) from None
-    findings = [outcome.finding for outcome in outcomes if outcome.finding is not None]
-    if output == "json":
-        document = [
-            {
-                "id": outcome.event_id,
-                "result": str(outcome.result),
-                "detail": outcome.detail,
-                "finding": outcome.finding.to_json() if outcome.finding else None,
-            }
-            for outcome in outcomes
-        ]
-        json.dump({"events": document}, out, indent=2)
-        out.write("\n")
-    else:
-        for outcome in outcomes:
-            out.write(f"event {outcome.event_id}: {outcome.result}: {outcome.detail}\n")
-            if outcome.finding is not None:
-                out.write(f"  {_status_cell(outcome.finding, out)} {outcome.finding.name}: {detail(outcome.finding)}\n")
-    failing = any(finding.status in {Status.FAIL, Status.ERROR} for finding in findings)
+    try:
+        outcomes = await handle_events(
+            settings, StorageTarget.from_env(os.environ), events, logging.getLogger("auditor")
+        )
+    except EventNotHandled as exc:
+        reason = describe(exc.cause, settings.http_timeout_seconds)
+        raise ScanFailed(f"event {exc.event_id}: not handled now ({reason}); Event Grid would retry it") from exc
+    out.write(render_outcomes(outcomes, output, out))
+    failing = any(o.finding is not None and o.finding.status in {Status.FAIL, Status.ERROR} for o in outcomes)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def _status_cell(finding: Finding, out: TextIO) -> str:
-    text = str(finding.status).upper()
-    return f"\x1b[{COLOURS[finding.status]}m{text}\x1b[0m" if _colour(out) else text
-
-
-def _colour(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def _demo(out: TextIO, err: TextIO) -> int:
+    """The demo lives with the simulation (azsim), a development tool the deployed app does not carry:
+    start it as its own program rather than import it, so the auditor never depends on it."""
+    spec = importlib.util.find_spec("azsim")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("the demo needs the development checkout: run ./scripts/demo (python -m azsim demo)")
+    home = os.path.dirname(next(iter(spec.submodule_search_locations)))  # where azsim (and auditor) were found
+    path = os.pathsep.join(filter(None, (home, os.environ.get("PYTHONPATH"))))
+    completed = subprocess.run(
+        [sys.executable, "-m", "azsim", "demo"],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out.write(completed.stdout)
+    err.write(completed.stderr)
+    return completed.returncode
 
 
 def _configure_logging(verbose: bool, err: TextIO) -> None:

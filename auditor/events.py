@@ -113,7 +113,7 @@ class CheckCluster:
     expectation: Expectation | None = None
 
 
-Action = Ignore | CheckCluster
+Route = Ignore | CheckCluster  # what to do with one event
 
 
 def load_events(text: str) -> list[Mapping[str, Any]]:
@@ -158,7 +158,7 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     )
 
 
-def decide(event: Event, grace_seconds: int) -> Action:
+def route(event: Event, grace_seconds: int) -> Route:
     """What to do with one event: a cluster write is checked after the grace period, a
     diagnostic-setting change under a cluster now, everything else is ignored (no ARM call)."""
     kind = event.type.lower()

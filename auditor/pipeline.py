@@ -2,7 +2,7 @@
 
 The CLI, the timer, the per-subscription queue scan, the Event Grid reaction and the
 deferred check all get their findings from `Scanner`/`Judge` and hand each one to
-`report` once. Later stages (recorded state, notifications, remediation) hang off `report`.
+`trace` once, then to the notifier (recorded state, notifications).
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from azure.core.credentials_async import AsyncTokenCredential
+
 from auditor.azure.connection import ArmConnection
+from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, first_line
+from auditor.azure.state import EVENTS_TABLE, EventLedger
+from auditor.azure.storage import Storage, StorageTarget
+from auditor.messages import SCAN_QUEUE, ScanRequest
 from auditor.model import Finding, Status
 from auditor.notify.dispatch import Delivery, Notifier
 from auditor.report.document import ScanResult
 from auditor.scanner import Scanner, Scope
 from auditor.settings import ConfigError, Settings
-from auditor.storage import Storage, StorageTarget
-from auditor.work import SCAN_QUEUE, ScanRequest
 
 FindingHook = Callable[[Finding, Scope], Awaitable[None] | None]
 LOGGER = logging.getLogger("auditor")
@@ -43,7 +47,7 @@ class ScanOutcome:
     delivery: Delivery
 
 
-def report(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> None:
+def trace(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> None:
     """Leave the trace every finding gets, whoever produced it."""
     level = logging.INFO if finding.status in {Status.PASS, Status.EXEMPT} else logging.WARNING
     logger.log(level, "C-0254 %s %s (%s): %s", finding.status, finding.resource_id, trigger, "; ".join(finding.reasons))
@@ -51,27 +55,28 @@ def report(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> N
 
 async def announce(notifier: Notifier, finding: Finding, logger: logging.Logger, trigger: str) -> Delivery:
     """One finding outside a scan (an event, a deferred check, a poison message): trace, topic, people."""
-    report(finding, logger, trigger)
+    trace(finding, logger, trigger)
     await notifier.add(finding)
     return await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
 
 
 @contextlib.asynccontextmanager
 async def open_scan(settings: Settings) -> AsyncIterator[Scanner]:
-    """A connected scanner whose scope is resolved; set-up failures become one clear error."""
-    async with ArmConnection(settings) as connection:
+    """A connected scanner whose scope is resolved, on the invocation's one credential; set-up
+    failures become one clear error that keeps the SDK's as its cause (with its request id)."""
+    async with invocation_credential(settings) as credential, ArmConnection(settings, credential) as connection:
         try:
             await connection.check_credential()
         except Exception as exc:
             raise AuthenticationFailed(
                 f"could not authenticate to Azure ({first_line(exc)}); run 'az login', or set AZURE_CLIENT_ID "
                 "for a user-assigned managed identity"
-            ) from None
+            ) from exc
         scanner = Scanner(settings, connection, datetime.now(UTC).date())
         try:
             await scanner.resolve_scope(settings.subscriptions)
         except Exception as exc:
-            raise ScanFailed(f"could not list subscriptions: {describe(exc, settings.http_timeout_seconds)}") from None
+            raise ScanFailed(f"could not list subscriptions: {describe(exc, settings.http_timeout_seconds)}") from exc
         yield scanner
 
 
@@ -88,10 +93,10 @@ async def _deliver(
 ) -> ScanOutcome:
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    async with Notifier(settings, target, LOGGER) as notifier:
+    async with Notifier(settings, target, LOGGER, scanner.credential) as notifier:
         async for finding in scanner.findings():
             findings.append(finding)
-            report(finding, LOGGER)
+            trace(finding, LOGGER)
             await notifier.add(finding)
             if on_finding is not None:
                 outcome = on_finding(finding, scanner.scope)
@@ -119,15 +124,30 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
     target = StorageTarget.from_env(environ)
     async with open_scan(settings) as scanner:
         subscriptions = scanner.scope.scanned
+        result: ScanResult | None = None
         if target is not None and len(subscriptions) >= settings.fanout_min_subscriptions:
-            async with Storage(target) as storage:
+            async with Storage(target, scanner.credential) as storage:
                 for subscription in subscriptions:
                     await storage.send(SCAN_QUEUE, ScanRequest(subscription.subscription_id).to_json())
             logger.info("C-0254 scan fanned out to %d subscription messages", len(subscriptions))
-            return None
-        outcome = await _deliver(scanner, settings, target, None)
-    logger.info("C-0254 scan summary: %s", json.dumps(outcome.result.summary()))
-    return outcome.result
+        else:
+            result = (await _deliver(scanner, settings, target, None)).result
+            logger.info("C-0254 scan summary: %s", json.dumps(result.summary()))
+        if target is not None:
+            await _forget_old_events(target, scanner.credential, logger)
+    return result
+
+
+async def _forget_old_events(target: StorageTarget, credential: AsyncTokenCredential, logger: logging.Logger) -> None:
+    """Housekeeping of the event ledger; a failure here must not fail the scan that already reported."""
+    try:
+        async with Storage(target, credential) as storage:
+            removed = await EventLedger(storage.table(EVENTS_TABLE)).forget_old()
+    except Exception as exc:
+        logger.warning("C-0254 could not clean up old event records: %s", first_line(exc))
+        return
+    if removed:
+        logger.info("C-0254 forgot %d handled events older than the retry window", removed)
 
 
 async def scan_subscription(environ: Mapping[str, str], request: ScanRequest, logger: logging.Logger) -> ScanResult:

@@ -12,30 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
+from azure.core.credentials_async import AsyncTokenCredential
+
 from auditor import rule
 from auditor.azure.connection import ArmConnection
+from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import UnreadableCluster, get_cluster
-from auditor.events import Action, CheckCluster, Ignore, MalformedEvent, decide, parse_event
+from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger
+from auditor.azure.storage import Storage, StorageTarget
+from auditor.events import CheckCluster, Ignore, MalformedEvent, Route, parse_event, route
+from auditor.messages import CHECK_QUEUE, CheckRequest
 from auditor.model import Cluster, Finding
 from auditor.notify.dispatch import Notifier
 from auditor.pipeline import announce
 from auditor.resource_id import parse_cluster_id
 from auditor.scanner import Judge, StaleRead
 from auditor.settings import Settings
-from auditor.state import EVENTS_TABLE, Claim, EventLedger
-from auditor.storage import Storage, StorageTarget
-from auditor.work import CHECK_QUEUE, CheckRequest
 
 
-class Result(StrEnum):
+class Disposition(StrEnum):
+    """What became of an event or a queued check."""
+
     IGNORED = "ignored"  # not a relevant event: no ARM call, no storage call
     MALFORMED = "malformed"  # logged with its id and dropped
     DUPLICATE = "duplicate"  # handled before: a redelivery
@@ -47,7 +52,7 @@ class Result(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    result: Result
+    result: Disposition
     detail: str
     event_id: str = ""
     finding: Finding | None = None
@@ -65,6 +70,7 @@ class Reactor:
         self._target = target
         self._logger = logger
         self._resources = contextlib.AsyncExitStack()
+        self._credential: AsyncTokenCredential | None = None  # made on first need: an ignored event needs none
         self._storage: Storage | None = None
         self._arm: tuple[ArmConnection, Judge] | None = None
         self._notifier: Notifier | None = None
@@ -77,21 +83,32 @@ class Reactor:
     ) -> None:
         await self._resources.aclose()
 
+    async def _credential_open(self) -> AsyncTokenCredential:
+        """The invocation's one credential, shared by ARM, Storage and Event Grid."""
+        if self._credential is None:
+            credential = await self._resources.enter_async_context(invocation_credential(self._settings))
+            self._credential = credential
+            return credential
+        return self._credential
+
     async def _storage_open(self) -> Storage | None:
         if self._target is not None and self._storage is None:
-            self._storage = await self._resources.enter_async_context(Storage(self._target))
+            credential = await self._credential_open()
+            self._storage = await self._resources.enter_async_context(Storage(self._target, credential))
         return self._storage
 
     async def _announce(self, finding: Finding, trigger: str) -> None:
         if self._notifier is None:
+            credential = await self._credential_open()
             self._notifier = await self._resources.enter_async_context(
-                Notifier(self._settings, self._target, self._logger)
+                Notifier(self._settings, self._target, self._logger, credential)
             )
         await announce(self._notifier, finding, self._logger, trigger)
 
     async def _judge_open(self) -> tuple[ArmConnection, Judge]:
         if self._arm is None:
-            connection = await self._resources.enter_async_context(ArmConnection(self._settings))
+            credential = await self._credential_open()
+            connection = await self._resources.enter_async_context(ArmConnection(self._settings, credential))
             self._arm = connection, Judge(self._settings, connection, _today())
         return self._arm
 
@@ -100,11 +117,11 @@ class Reactor:
             event = parse_event(payload)
         except MalformedEvent as exc:
             self._logger.error("C-0254 dropped malformed event %s: %s", exc.event_id or "(no id)", exc)
-            return Outcome(Result.MALFORMED, str(exc), exc.event_id or "")
-        action: Action = decide(event, self._settings.create_grace_seconds)
+            return Outcome(Disposition.MALFORMED, str(exc), exc.event_id or "")
+        action: Route = route(event, self._settings.create_grace_seconds)
         if isinstance(action, Ignore):
             self._logger.info("C-0254 ignored event %s: %s", event.id, action.reason)
-            return Outcome(Result.IGNORED, action.reason, event.id)
+            return Outcome(Disposition.IGNORED, action.reason, event.id)
         storage = await self._storage_open()
         ledger = None
         if storage is not None:
@@ -112,10 +129,10 @@ class Reactor:
             await storage.ensure_table(table)
             ledger = EventLedger(table)
             claim = await ledger.claim(event)
-            if claim is Claim.DONE:
+            if claim is EventClaim.DONE:
                 self._logger.info("C-0254 event %s was handled before (redelivery): nothing to do", event.id)
-                return Outcome(Result.DUPLICATE, "redelivery of a handled event", event.id)
-            if claim is Claim.BUSY:
+                return Outcome(Disposition.DUPLICATE, "redelivery of a handled event", event.id)
+            if claim is EventClaim.BUSY:
                 raise RetryLater(f"event {event.id} is being handled by another instance")
         try:
             outcome = await self._act(action, event.id, storage)
@@ -134,7 +151,7 @@ class Reactor:
             await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
             detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
             self._logger.info("C-0254 event %s: %s", event_id, detail)
-            return Outcome(Result.DEFERRED, detail, event_id)
+            return Outcome(Disposition.DEFERRED, detail, event_id)
         note = ""
         if action.delay_seconds > 0:
             note = f" (checked now, not in {action.delay_seconds} s: no AzureWebJobsStorage to queue the check)"
@@ -161,11 +178,11 @@ class Reactor:
                     reason = describe(exc, self._settings.http_timeout_seconds)
                 finding = rule.unreadable(_bare_cluster(request.cluster_id), reason, self._settings.policy(), _today())
                 await self._announce(finding, request.trigger)
-                return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
+                return Outcome(Disposition.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
             if cluster is None:
                 detail = f"{request.cluster_id} no longer exists; nothing to check"
                 self._logger.info("C-0254 %s", detail)
-                return Outcome(Result.GONE, detail, request.event_id)
+                return Outcome(Disposition.GONE, detail, request.event_id)
             try:
                 finding = await judge.judge(cluster, raise_transient=True, expectation=request.expectation)
             except StaleRead as stale:
@@ -176,11 +193,11 @@ class Reactor:
                 if storage is not None:
                     await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=delay)
                     detail = f"re-check of {request.cluster_id} queued for {delay} s from now: {stale.disagreement}"
-                    return Outcome(Result.DEFERRED, detail, request.event_id)
+                    return Outcome(Disposition.DEFERRED, detail, request.event_id)
                 await asyncio.sleep(delay)
                 continue
             await self._announce(finding, request.trigger)
-            return Outcome(Result.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
+            return Outcome(Disposition.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
 
     async def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
         """A check that failed on every attempt: an `error` finding, never a silent drop."""
@@ -198,6 +215,29 @@ class Reactor:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+class EventNotHandled(Exception):
+    """An event that could not be handled now (a transient Azure failure): Event Grid would retry it."""
+
+    def __init__(self, event_id: str, cause: BaseException) -> None:
+        super().__init__(f"event {event_id}: not handled now")
+        self.event_id = event_id
+        self.cause = cause
+
+
+async def handle_events(
+    settings: Settings, target: StorageTarget | None, events: Sequence[Mapping[str, Any]], logger: logging.Logger
+) -> list[Outcome]:
+    """Events one after another through one Reactor, each exactly as the Event Grid trigger handles it."""
+    outcomes = []
+    async with Reactor(settings, target, logger) as reactor:
+        for event in events:
+            try:
+                outcomes.append(await reactor.handle_event(event))
+            except Exception as exc:
+                raise EventNotHandled(str(event.get("id")), exc) from exc
+    return outcomes
 
 
 def _reread(request: CheckRequest, disagreement: str) -> CheckRequest:

@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from azure.core.credentials_async import AsyncTokenCredential
+
 from auditor import arm_rules, rule
-from auditor.azure.connection import ArmConnection, call_budget
+from auditor.azure.connection import ArmConnection
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import ProviderNotRegistered, SubscriptionInfo, Unlisted, iter_clusters, list_subscriptions
 from auditor.azure.remediator import Remediator
+from auditor.azure.transport import call_budget
 from auditor.events import Expectation
 from auditor.model import Cluster, Finding
 from auditor.settings import Settings
@@ -68,7 +71,7 @@ class Judge:
         `expectation` (a drift event's), a read that contradicts it raises StaleRead until
         the re-reads are used up; the finding then says what was re-read and why.
         """
-        budget = call_budget(self._settings)
+        budget = call_budget(self._settings.http_timeout_seconds)
         notes: list[str] = []
         try:
             settings = await asyncio.wait_for(read_settings(self._connection, cluster.resource_id), budget)
@@ -108,6 +111,11 @@ class Scanner:
         self._policy = settings.policy()
         self._judge = Judge(settings, connection, today)
         self.scope = Scope()
+
+    @property
+    def credential(self) -> AsyncTokenCredential:
+        """The invocation's credential, for the other clients of the same run (Storage, Event Grid)."""
+        return self._connection.credential
 
     async def resolve_scope(self, subscription_ids: Sequence[str]) -> list[SubscriptionInfo]:
         """Explicit IDs are taken as given; otherwise every visible subscription in a running state."""

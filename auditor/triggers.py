@@ -13,14 +13,13 @@ from typing import Any, TypeVar
 import azure.functions as func
 
 from auditor import rule
-from auditor.azure.errors import first_line
+from auditor.azure.credentials import invocation_credential
+from auditor.azure.storage import StorageTarget
+from auditor.messages import CheckRequest, MalformedMessage, ScanRequest, parse_message
 from auditor.notify.dispatch import Notifier
 from auditor.pipeline import announce, scan_subscription, scheduled_scan
 from auditor.reactions import Outcome, Reactor
 from auditor.settings import Settings
-from auditor.state import EVENTS_TABLE, EventLedger
-from auditor.storage import Storage, StorageTarget
-from auditor.work import CheckRequest, MalformedMessage, ScanRequest, parse_message
 
 T = TypeVar("T", CheckRequest, ScanRequest)
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount; a test keeps the two equal
@@ -53,17 +52,6 @@ async def on_timer(environ: Mapping[str, str], timer: func.TimerRequest, logger:
     if timer.past_due:
         logger.info("C-0254 scan is running late (past due)")
     await scheduled_scan(environ, logger)
-    target = StorageTarget.from_env(environ)
-    if target is None:
-        return
-    try:  # housekeeping: a failure here must not fail the scan that already reported
-        async with Storage(target) as storage:
-            removed = await EventLedger(storage.table(EVENTS_TABLE)).forget_old()
-    except Exception as exc:
-        logger.warning("C-0254 could not clean up old event records: %s", first_line(exc))
-        return
-    if removed:
-        logger.info("C-0254 forgot %d handled events older than the retry window", removed)
 
 
 async def on_event(
@@ -103,7 +91,10 @@ async def on_scan_poison(environ: Mapping[str, str], message: func.QueueMessage,
             request.subscription_id, request.subscription_id, reason, settings.policy()
         )
         logger.error("C-0254 scan of subscription %s abandoned", request.subscription_id)
-        async with Notifier(settings, StorageTarget.from_env(environ), logger) as notifier:
+        async with (
+            invocation_credential(settings) as credential,
+            Notifier(settings, StorageTarget.from_env(environ), logger, credential) as notifier,
+        ):
             await announce(notifier, finding, logger, "fan-out scan")
 
 

@@ -1,4 +1,5 @@
-"""`python -m azsim serve`: the simulator in its own process, so its CPU does not share a GIL with the client.
+"""`python -m azsim serve`: the simulator in its own process, so its CPU does not share a GIL with the client;
+`python -m azsim demo`: the auditor's demo on the simulated tenant.
 
 Prints one JSON line (`sim.env()`) on stdout, then serves until SIGTERM/SIGINT, or until stdin closes when
 stdin is a pipe (so the server dies with the parent that holds the pipe; /dev/null or a terminal is ignored).
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every ARM request")
     serve.add_argument("--throttle", type=_throttle, default=None, metavar="BUCKET,RATE")
     serve.add_argument("--page-size", type=int, default=100)
+    commands.add_parser("demo", help="the auditor's whole loop on the demo tenant (what ./scripts/demo runs)")
     return parser
 
 
@@ -58,6 +60,10 @@ def _watch_stdin(done: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from azsim.demo import run_demo  # the demo loads the whole auditor; serving needs none of it
+
+        return run_demo(sys.stdout)
     tenant = demo_tenant() if args.demo else scale_tenant(args.subscriptions, args.clusters_per_subscription)
     done = threading.Event()
 

@@ -34,8 +34,8 @@ def run_worker(deadline: float) -> dict[str, Any]:
     from azure.functions.queue import QueueMessage
     from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
+    from auditor.messages import SCAN_QUEUE
     from auditor.triggers import on_scan
-    from auditor.work import SCAN_QUEUE
 
     logger = logging.getLogger("bench.worker")
     logger.addHandler(logging.NullHandler())

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 from support import point_at
 
 from azsim import ArmSimulator, Tenant
@@ -42,9 +44,6 @@ def azurite() -> Iterator[str]:
 @pytest.fixture
 def storage(azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """AzureWebJobsStorage pointed at Azurite, with the auditor's queues and table emptied for this test."""
-    from azure.data.tables import TableServiceClient
-    from azure.storage.queue import QueueServiceClient
-
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     queues = QueueServiceClient.from_connection_string(azurite)
     for queue in queues.list_queues():

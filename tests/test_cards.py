@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft6Validator
+from playwright.sync_api import sync_playwright
 from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
 from auditor.model import (
@@ -464,8 +465,6 @@ def harness() -> Iterator[Harness]:
         pytest.fail(f"{RENDERER} is missing: run `bash scripts/bootstrap --with-test-tools` (npm ci)")
     if not CHROMIUM.is_file():
         pytest.fail("/usr/bin/chromium is missing: run `bash scripts/bootstrap --with-test-tools` (apt chromium)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(device_scale_factor=2)

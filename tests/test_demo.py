@@ -1,4 +1,5 @@
-"""`python -m auditor demo`: scan, findings out, the reaction path and remediation, on the simulated tenant."""
+"""The demo (`python -m azsim demo`, also reached as `python -m auditor demo`): scan, findings out, the reaction
+path and remediation, on the simulated tenant."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import arm_event
 
-from auditor.events import CheckCluster, Expectation, Ignore, MalformedEvent, decide, load_events, parse_event
+from auditor.events import CheckCluster, Expectation, Ignore, MalformedEvent, load_events, parse_event, route
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = f"/subscriptions/{SUB}/resourcegroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks1"
@@ -19,7 +19,7 @@ DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
 
 
 def action(event: dict, grace: int = 900):
-    return decide(parse_event(event), grace)
+    return route(parse_event(event), grace)
 
 
 @pytest.mark.parametrize("schema", ["eventgrid", "cloudevents"])
@@ -204,4 +204,4 @@ def test_arbitrary_payloads_parse_or_fail_cleanly(payload):
         event = parse_event(payload)
     except MalformedEvent:
         return
-    assert isinstance(decide(event, 900), Ignore | CheckCluster)
+    assert isinstance(route(event, 900), Ignore | CheckCluster)

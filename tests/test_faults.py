@@ -3,13 +3,21 @@ its right verdict or an `error` that says why, the scan ends in bounded time, an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import time
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
+from azure.data.tables import TableClient
 from support import run_cli, scan_json, statuses
 
+from auditor.azure.state import EVENTS_TABLE
+from auditor.azure.storage import StorageTarget
+from auditor.reactions import Reactor
+from auditor.settings import Settings
 from azsim import Fault, Tenant, Throttle
 from azsim.azurite import azurite
 from azsim.events import setting_changed
@@ -147,14 +155,6 @@ def test_notification_channels_down_are_reported_and_fail_the_run(simulate, monk
 
 
 def test_storage_stopping_mid_run_makes_the_event_retry_and_keeps_what_was_recorded(simulate, monkeypatch, caplog):
-    from azure.core.exceptions import ServiceRequestError
-    from azure.data.tables import TableClient
-
-    from auditor.reactions import Reactor
-    from auditor.settings import Settings
-    from auditor.state import EVENTS_TABLE
-    from auditor.storage import StorageTarget
-
     tenant = scale_tenant(1, 2, seed=19)
     simulate(tenant)
     cluster = tenant.subscriptions[0].clusters[0]
@@ -164,12 +164,8 @@ def test_storage_stopping_mid_run_makes_the_event_retry_and_keeps_what_was_recor
     logger = logging.getLogger("auditor")
 
     async def handle(event):
-        import os
-
         async with Reactor(Settings.from_env(os.environ), StorageTarget.from_env(os.environ), logger) as reactor:
             return await reactor.handle_event(event)
-
-    import asyncio
 
     with azurite() as connection:
         monkeypatch.setenv("AzureWebJobsStorage", connection)

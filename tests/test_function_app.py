@@ -24,11 +24,12 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from support import arm_event, audit_setting
 
+import function_app
+from auditor.azure.state import EVENTS_TABLE
 from auditor.events import Expectation
+from auditor.messages import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
 from auditor.reactions import RetryLater
-from auditor.state import EVENTS_TABLE
 from auditor.triggers import MAX_DEQUEUE_COUNT
-from auditor.work import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
 from azsim import Fault, Tenant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +41,6 @@ CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 @functools.cache
 def functions() -> dict[str, Function]:
     """Index once, as the host does (indexing the same app twice reports duplicate names)."""
-    import function_app
-
     return {f.get_function_name(): f for f in function_app.app.get_functions()}
 
 

@@ -10,18 +10,19 @@ import string
 from datetime import date
 
 import pytest
+from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.azure.diagnostics import setting_from_sdk
 from auditor.azure.inventory import cluster_from_arm
 from auditor.cli import main
-from auditor.events import CheckCluster, MalformedEvent, decide, parse_event
+from auditor.events import CheckCluster, MalformedEvent, parse_event, route
+from auditor.messages import MalformedMessage, parse_message
 from auditor.model import Cluster
 from auditor.resource_id import parse_cluster_id, path_of, resource_group_problem
 from auditor.rule import evaluate, exemption_of
 from auditor.settings import ConfigError, Settings
-from auditor.work import MalformedMessage, parse_message
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1"
@@ -106,8 +107,6 @@ def test_cluster_json_from_arm_is_read_or_rejected_cleanly(item):
 )
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_diagnostic_setting_json_never_crashes_the_rule(item):
-    from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource
-
     try:
         resource = DiagnosticSettingsResource.deserialize(item)
     except Exception:  # the SDK refuses the shape: the reader reports the cluster as `error`
@@ -196,7 +195,7 @@ def test_events_of_either_schema_parse_or_are_malformed_and_only_real_cluster_id
         event = parse_event(payload)
     except MalformedEvent:
         return
-    action = decide(event, 900)
+    action = route(event, 900)
     if isinstance(action, CheckCluster):
         parse_cluster_id(action.cluster_id)  # never anything that is not a well-formed cluster ID
 

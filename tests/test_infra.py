@@ -342,7 +342,7 @@ def test_queues_and_tables_are_the_ones_the_code_uses():
     code_queues = {kw["queue_name"] for method, kw in triggers.values() if method == "queue_trigger"}
     assert code_queues == {"aks-audit-checks", "aks-audit-checks-poison", "aks-audit-scans", "aks-audit-scans-poison"}
     assert set(literal_list(main, "queueNames")) == code_queues
-    state = (ROOT / "auditor" / "state.py").read_text()
+    state = (ROOT / "auditor" / "azure" / "state.py").read_text()
     code_tables = set(re.findall(r'^[A-Z_]+_TABLE = "([a-z0-9]+)"', state, re.MULTILINE))
     assert code_tables
     assert set(literal_list(main, "tableNames")) == code_tables
@@ -436,7 +436,7 @@ def test_azure_web_jobs_storage_is_identity_based():
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     storage = bicep("modules/storage.bicep")
     for service in ("blob", "queue", "table"):
-        # https://<account>.<service>.<suffix>: what auditor/storage.py requires (https, no key).
+        # https://<account>.<service>.<suffix>: what auditor/azure/storage.py requires (https, no key).
         assert bicep_output(storage, f"{service}Endpoint").startswith(f"https://${{account.name}}.{service}.")
 
 

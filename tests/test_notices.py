@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.model import Cluster, Status
-from auditor.notify.notices import Memory, NoticeKind, decide
+from auditor.model import Cluster, FindingRecord, Status
+from auditor.notify.notices import NoticeKind, next_notice
 from auditor.rule import evaluate, unreadable
 from auditor.settings import Settings
 
@@ -32,7 +32,7 @@ def run(*steps):
     """Feed (finding, time) pairs through decide, carrying memory; return the notice kinds."""
     memory, kinds = None, []
     for finding, when in steps:
-        memory, notice = decide(memory, finding, when, renotify_hours=24)
+        memory, notice = next_notice(memory, finding, when, renotify_hours=24)
         kinds.append(notice.kind if notice else None)
     return kinds, memory
 
@@ -66,8 +66,8 @@ def test_a_passing_cluster_never_seen_failing_says_nothing():
 
 def test_undelivered_notice_is_decided_again():
     """The claim is undone when delivery fails: the memory of what people were told is the old one."""
-    seen_only = Memory(status="fail", first_failed_at=T0)
-    _, notice = decide(seen_only, FAIL, T0 + timedelta(hours=1), 24)
+    seen_only = FindingRecord(status="fail", first_failed_at=T0)
+    _, notice = next_notice(seen_only, FAIL, T0 + timedelta(hours=1), 24)
     assert notice is not None
     assert notice.kind is NoticeKind.NEW
     assert notice.first_failed_at == T0

@@ -21,13 +21,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from support import audit_setting, run_cli
 
+from auditor.azure.credentials import invocation_credential
+from auditor.azure.storage import StorageTarget
 from auditor.model import Cluster
 from auditor.notify.dispatch import Notifier
 from auditor.notify.eventgrid import EVENT_TYPE, MAX_REQUEST_BYTES
 from auditor.notify.notices import NoticeKind
 from auditor.rule import evaluate
 from auditor.settings import Settings
-from auditor.storage import StorageTarget
 from azsim import Tenant
 from azsim.samples import scale_tenant
 
@@ -240,7 +241,11 @@ def test_concurrent_instances_announce_a_change_once(outbound, storage):
     finding = evaluate(cluster, [], None, settings.policy(), date.today())
 
     async def instance():
-        async with Notifier(settings, StorageTarget.from_env(os.environ), logging.getLogger("test")) as notifier:
+        target = StorageTarget.from_env(os.environ)
+        async with (
+            invocation_credential(settings) as credential,
+            Notifier(settings, target, logging.getLogger("test"), credential) as notifier,
+        ):
             await notifier.add(finding)
             return await notifier.flush({}, {})
 

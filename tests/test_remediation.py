@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from datetime import date
 
 import pytest
@@ -17,6 +18,7 @@ from support import STORAGE, audit_setting, run_cli, scan_json, statuses
 
 from auditor.arm_rules import destinations
 from auditor.azure.connection import ArmConnection, WriteBlockedError
+from auditor.azure.credentials import invocation_credential
 from auditor.model import Cluster, DiagnosticSetting, LogEntry, Status
 from auditor.model import RemediationAction as Action
 from auditor.model import RemediationResult as Result
@@ -382,7 +384,8 @@ def test_without_apply_the_connection_refuses_to_write(simulate):
     sim = simulate(tenant)
 
     async def attempt():
-        async with ArmConnection(Settings.from_env(__import__("os").environ)) as connection:
+        settings = Settings.from_env(os.environ)
+        async with invocation_credential(settings) as credential, ArmConnection(settings, credential) as connection:
             resource = DiagnosticSettingsResource(
                 workspace_id=TARGET_WS, logs=[LogSettings(category="kube-audit", enabled=True)]
             )

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from auditor.events import Expectation
+from auditor.messages import CheckRequest, MalformedMessage, parse_message
 from auditor.resource_id import parse_cluster_id, parse_workspace_id, path_of, resource_group_problem, resource_uri
-from auditor.work import CheckRequest, MalformedMessage, parse_message
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 PREFIX = f"/subscriptions/{SUB}/resourceGroups"

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables.aio import TableClient
 
+from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger
+from auditor.azure.storage import StorageTarget
 from auditor.events import Event
 from auditor.settings import ConfigError
-from auditor.state import EVENTS_TABLE, Claim, EventLedger
-from auditor.storage import StorageTarget
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -38,7 +38,7 @@ def test_claim_complete_and_redelivery(storage):
         third = await ledger.claim(event())
         return first, second, third
 
-    assert ledger_run(storage, steps) == (Claim.NEW, Claim.BUSY, Claim.DONE)
+    assert ledger_run(storage, steps) == (EventClaim.NEW, EventClaim.BUSY, EventClaim.DONE)
 
 
 def test_released_claim_can_be_taken_again(storage):
@@ -48,7 +48,7 @@ def test_released_claim_can_be_taken_again(storage):
         await ledger.release(event())
         return await ledger.claim(event())
 
-    assert ledger_run(storage, steps) is Claim.NEW
+    assert ledger_run(storage, steps) is EventClaim.NEW
 
 
 def test_stale_claim_of_a_dead_instance_is_taken_over(storage):
@@ -57,7 +57,7 @@ def test_stale_claim_of_a_dead_instance_is_taken_over(storage):
         later = EventLedger(table, now=NOW + timedelta(minutes=11))
         return await later.claim(event()), await later.claim(event())
 
-    assert ledger_run(storage, steps) == (Claim.NEW, Claim.BUSY)
+    assert ledger_run(storage, steps) == (EventClaim.NEW, EventClaim.BUSY)
 
 
 def test_old_records_are_forgotten_recent_ones_kept(storage):

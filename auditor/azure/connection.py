@@ -14,8 +14,6 @@ It follows no redirects (ARM sends none; a redirect could carry the token elsewh
 
 from __future__ import annotations
 
-import os
-import ssl
 from types import TracebackType
 from typing import Any
 
@@ -41,15 +39,12 @@ from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuth
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 
-from auditor.azure.credentials import default_credential
+from auditor.azure import transport
 from auditor.azure.pacing import PacingPolicy, ReadPacer
 from auditor.settings import Settings
 
 USER_AGENT = "aks-audit-auditor"
 CLUSTERS_API_VERSION = "2025-10-01"  # Microsoft.ContainerService managedClusters, stable
-RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
-_BACKOFF_FACTOR = 0.5
-_BACKOFF_MAX = 8.0
 # The clients insist on a subscription ID, though the calls the auditor makes never use it.
 _UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -80,33 +75,12 @@ class ExpiredTokenPolicy(AsyncHTTPPolicy[Any, Any]):
         return response
 
 
-def ssl_context() -> ssl.SSLContext:
-    """Trust what the standard variables say (corporate TLS inspection, Azure Stack, the simulation).
-
-    REQUESTS_CA_BUNDLE wins as it does for requests and the Azure CLI; otherwise OpenSSL's
-    defaults apply, which already honour SSL_CERT_FILE and SSL_CERT_DIR.
-    """
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE", "").strip()
-    return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
-
-
-def call_budget(settings: Settings) -> float:
-    """Upper bound for one ARM call including its retries, so a hung call cannot stall a scan."""
-    attempts = RETRIES + 1
-    return settings.http_timeout_seconds * attempts + min(_BACKOFF_MAX, _BACKOFF_FACTOR * 2**RETRIES) * RETRIES
-
-
 class ArmConnection:
-    """Async context manager holding the credential, the shared session and the SDK clients."""
+    """Async context manager holding the shared session and the SDK clients, on the invocation's credential."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        credential: AsyncTokenCredential | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, credential: AsyncTokenCredential) -> None:
         self._settings = settings
-        self._credential = credential
-        self._owns_credential = credential is None
+        self._credential = credential  # the invocation's, shared with Storage and Event Grid: not closed here
         self._read_only = not settings.remediation.writes  # only `apply` may ever write
         self.pacer = ReadPacer(low_water=settings.max_concurrency + 8)
         self._session: aiohttp.ClientSession | None = None
@@ -116,12 +90,7 @@ class ArmConnection:
         self._monitor: MonitorManagementClient | None = None
 
     async def __aenter__(self) -> ArmConnection:
-        if self._credential is None:
-            self._credential = default_credential(authority=self._settings.cloud.authority_host)
-        connector = aiohttp.TCPConnector(
-            ssl=ssl_context(), limit=self._settings.max_concurrency + 16, ttl_dns_cache=300, enable_cleanup_closed=True
-        )
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        self._session = transport.session(self._settings.max_concurrency + 16)
         return self
 
     async def __aexit__(
@@ -134,9 +103,6 @@ class ArmConnection:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._owns_credential and self._credential is not None:
-            await self._credential.close()
-            self._credential = None
 
     async def check_credential(self) -> None:
         """Get one token up front, so a missing login is one clear error instead of one per cluster."""
@@ -148,8 +114,6 @@ class ArmConnection:
 
     @property
     def credential(self) -> AsyncTokenCredential:
-        if self._credential is None:
-            raise RuntimeError("ArmConnection used outside 'async with'")
         return self._credential
 
     def _client_options(self) -> dict[str, Any]:
@@ -178,10 +142,10 @@ class ArmConnection:
             ContentDecodePolicy(),
             ExpiredTokenPolicy(),
             AsyncRetryPolicy(
-                retry_total=RETRIES,
-                retry_backoff_factor=_BACKOFF_FACTOR,
-                retry_backoff_max=_BACKOFF_MAX,
-                timeout=call_budget(self._settings),
+                retry_total=transport.RETRIES,
+                retry_backoff_factor=transport.BACKOFF_FACTOR,
+                retry_backoff_max=transport.BACKOFF_MAX,
+                timeout=transport.call_budget(self._settings.http_timeout_seconds),
             ),
             *guards,
             AsyncARMChallengeAuthenticationPolicy(self.credential, self._settings.arm_audience + "/.default"),

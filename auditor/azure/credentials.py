@@ -15,10 +15,11 @@ from types import TracebackType
 from typing import Any
 
 from azure.core.credentials import AccessToken
-from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
-RETRIES = 3
+from auditor.azure import transport
+from auditor.settings import Settings
+
 _HOLD_FAILURE = 30.0  # seconds a failed token request is answered from memory
 
 
@@ -37,12 +38,21 @@ class FailFastCredential:
         self._failure: TokenUnavailable | None = None
         self._failed_at = 0.0
 
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         async with self._lock:
             if self._failure is not None and time.monotonic() - self._failed_at < self._hold:
                 raise self._failure
             try:
-                token: AccessToken = await self._inner.get_token(*scopes, **kwargs)
+                token: AccessToken = await self._inner.get_token(
+                    *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+                )
             except Exception as exc:
                 failure = _token_error(exc)
                 self._failure, self._failed_at = failure, time.monotonic()
@@ -57,7 +67,10 @@ class FailFastCredential:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
     ) -> None:
         await self.close()
 
@@ -70,13 +83,26 @@ def _token_error(exc: Exception) -> TokenUnavailable:
     return TokenUnavailable(message=first[:240])
 
 
-def default_credential(authority: str | None = None, client_id: str | None = None) -> AsyncTokenCredential:
-    """Managed identity in Azure (`client_id`, or AZURE_CLIENT_ID, for a user-assigned one), `az login` on a laptop."""
+def invocation_credential(settings: Settings) -> FailFastCredential:
+    """The one credential of an invocation, with the cloud's authority (sovereign clouds sign in
+    elsewhere), shared by ARM, Storage and Event Grid. Use it as `async with`."""
+    return default_credential(authority=settings.cloud.authority_host)
+
+
+def default_credential(authority: str | None = None, client_id: str | None = None) -> FailFastCredential:
+    """Managed identity in Azure (`client_id`, or AZURE_CLIENT_ID, for a user-assigned one), `az login` on a laptop.
+
+    azure.identity is imported here, not at the top: it is the heaviest import of the app and
+    only a run that authenticates needs it (the Functions host indexes function_app.py first)."""
     from azure.identity.aio import DefaultAzureCredential
 
-    options: dict[str, Any] = {"retry_total": RETRIES, "retry_backoff_factor": 0.5, "retry_backoff_max": 8}
+    options: dict[str, Any] = {
+        "retry_total": transport.RETRIES,
+        "retry_backoff_factor": transport.BACKOFF_FACTOR,
+        "retry_backoff_max": transport.BACKOFF_MAX,
+    }
     if authority:
         options["authority"] = authority
     if client_id:
         options["managed_identity_client_id"] = client_id
-    return FailFastCredential(DefaultAzureCredential(**options))  # type: ignore[return-value]
+    return FailFastCredential(DefaultAzureCredential(**options))

@@ -17,7 +17,7 @@ from azure.core.exceptions import HttpResponseError
 from auditor.azure.connection import ArmConnection
 from auditor.azure.errors import error_code
 from auditor.azure.inventory import MISSING_REGISTRATION, ProviderNotRegistered
-from auditor.azure.pages import text
+from auditor.azure.listing import text
 from auditor.model import DiagnosticSetting, LogEntry
 from auditor.resource_id import resource_uri
 from auditor.rule import CategoryGroups

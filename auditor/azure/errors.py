@@ -12,8 +12,8 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from auditor.azure.connection import RETRIES
 from auditor.azure.credentials import TokenUnavailable
+from auditor.azure.transport import RETRIES
 
 _MAX_DETAIL = 240
 

@@ -24,7 +24,7 @@ from azure.core.rest import HttpRequest
 
 from auditor.azure.connection import CLUSTERS_API_VERSION, ArmConnection
 from auditor.azure.errors import error_code
-from auditor.azure.pages import BadPage, Item, excerpt, iter_values, json_type, text
+from auditor.azure.listing import BadPage, Item, excerpt, iter_values, json_type, text
 from auditor.model import Cluster
 from auditor.resource_id import parse_cluster_id, resource_key
 

@@ -17,22 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
-import aiohttp
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AioHttpTransport
 
-from auditor.azure.connection import ssl_context
-from auditor.azure.credentials import default_credential
-from auditor.model import Finding
+from auditor.azure import transport
+from auditor.azure.state import FINDINGS_TABLE, FindingStore
+from auditor.azure.storage import Storage, StorageTarget
+from auditor.model import Finding, FindingRecord
 from auditor.notify import email
 from auditor.notify.cards import digest_messages, notice_card, teams_message
 from auditor.notify.eventgrid import EventGridPublisher
-from auditor.notify.notices import NEEDS_ACTION, Memory, Notice, NoticeKind, decide
+from auditor.notify.notices import NEEDS_ACTION, Notice, NoticeKind, next_notice
 from auditor.notify.outbound import DeliveryError, Webhook, redact
 from auditor.settings import Settings
-from auditor.state import FINDINGS_TABLE, FindingStore
-from auditor.storage import Storage, StorageTarget
 
 _PUBLISH_EVERY = 500  # findings buffered for Event Grid before a publish, so memory stays flat
 _SINGLE_CARDS_UP_TO = 3  # more notices than this in one run go out as a digest
@@ -51,14 +49,25 @@ class Delivery:
 
 
 @dataclass(slots=True)
-class _Claim:
+class _PendingNotice:
+    """A notice recorded in the cluster's state (before -> after), to undo if it cannot be delivered."""
+
     notice: Notice
-    before: Memory | None
-    after: Memory
+    before: FindingRecord | None
+    after: FindingRecord
 
 
 class Notifier:
-    def __init__(self, settings: Settings, target: StorageTarget | None, logger: logging.Logger) -> None:
+    """Every finding of a run goes through here: to the topic always, to people as state allows."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        target: StorageTarget | None,
+        logger: logging.Logger,
+        credential: AsyncTokenCredential,
+    ) -> None:
+        self._credential = credential  # the invocation's: Event Grid without a key, identity-based storage
         self._config = settings.notifications
         self._control = settings.applied_control()
         self._target = target
@@ -69,37 +78,34 @@ class Notifier:
         self._publisher: EventGridPublisher | None = None
         self._teams: Webhook | None = None
         self._pending_events: list[Finding] = []
-        self._claims: list[_Claim] = []
+        self._pending: list[_PendingNotice] = []
         self.delivery = Delivery()
 
     async def __aenter__(self) -> Notifier:
         config = self._config
         if not (config.eventgrid_endpoint or config.speaks):
             return self
-        connector = aiohttp.TCPConnector(ssl=ssl_context(), limit=16)
-        session = await self._resources.enter_async_context(aiohttp.ClientSession(connector=connector))
+        session = await self._resources.enter_async_context(transport.session(16))
         if config.teams_webhook_url is not None:
             self._teams = Webhook(session, config.teams_webhook_url, config.allowed_hosts, self._timeout)
         if config.eventgrid_endpoint:
             self._publisher = EventGridPublisher(
                 config.eventgrid_endpoint,
-                await self._eventgrid_credential(),
+                self._eventgrid_credential(),
                 AioHttpTransport(session=session, session_owner=False),
             )
             self._resources.push_async_callback(self._publisher.close)
         if config.speaks and self._target is not None:
-            storage = await self._resources.enter_async_context(Storage(self._target))
+            storage = await self._resources.enter_async_context(Storage(self._target, self._credential))
             table = storage.table(FINDINGS_TABLE)
             await storage.ensure_table(table)
             self._store = FindingStore(table)
         return self
 
-    async def _eventgrid_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
+    def _eventgrid_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
         if self._config.eventgrid_key is not None:
             return AzureKeyCredential(self._config.eventgrid_key.reveal())
-        credential = default_credential()
-        self._resources.push_async_callback(credential.close)  # type: ignore[attr-defined]
-        return credential
+        return self._credential
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -116,12 +122,12 @@ class Notifier:
             return
         if self._store is None:
             if finding.status in NEEDS_ACTION:
-                self._claims.append(_Claim(Notice(finding, NoticeKind.NEW), None, Memory()))
+                self._pending.append(_PendingNotice(Notice(finding, NoticeKind.NEW), None, FindingRecord()))
             return
         now = datetime.now(UTC).replace(microsecond=0)  # what a table keeps, so read-back compares equal
 
-        def change(memory: Memory | None) -> tuple[Memory, tuple[Memory, Notice | None]]:
-            after, notice = decide(memory, finding, now, self._config.renotify_hours)
+        def change(memory: FindingRecord | None) -> tuple[FindingRecord, tuple[FindingRecord, Notice | None]]:
+            after, notice = next_notice(memory, finding, now, self._config.renotify_hours)
             return after, (after, notice)
 
         try:
@@ -130,16 +136,16 @@ class Notifier:
             self._fail(f"finding state of {finding.name} not updated ({type(exc).__name__})")
             return
         if notice is not None:
-            self._claims.append(_Claim(notice, before, after))
+            self._pending.append(_PendingNotice(notice, before, after))
 
     async def flush(self, subscription_names: Mapping[str, str], summary: Mapping[str, int]) -> Delivery:
-        """Send what the run gathered; undo the claims of notices that could not be delivered."""
+        """Send what the run gathered; undo the records of notices that could not be delivered."""
         if self._publisher is not None:
             await self._publish()
-        claims, self._claims = self._claims, []
-        if not claims:
+        pending, self._pending = self._pending, []
+        if not pending:
             return self.delivery
-        notices = [claim.notice for claim in claims]
+        notices = [entry.notice for entry in pending]
         delivered = True
         if self._teams is not None:
             delivered &= await self._send_teams(notices, subscription_names, summary)
@@ -148,9 +154,9 @@ class Notifier:
         if delivered:
             self.delivery.notices.extend(notices)
         elif self._store is not None:
-            for claim in claims:
+            for entry in pending:
                 with contextlib.suppress(Exception):
-                    await self._store.restore(claim.notice.finding.resource_id, claim.before, claim.after)
+                    await self._store.restore(entry.notice.finding.resource_id, entry.before, entry.after)
         return self.delivery
 
     async def _publish(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from auditor.azure.connection import ssl_context
+from auditor.azure.transport import ssl_context
 from auditor.control import AppliedControl
 from auditor.notify.notices import Notice, NoticeKind
 from auditor.settings import SmtpSettings

@@ -20,6 +20,7 @@ from azure.core.messaging import CloudEvent
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.eventgrid.aio import EventGridPublisherClient
 
+from auditor.azure.transport import BACKOFF_FACTOR, RETRIES
 from auditor.model import Finding
 from auditor.settings import CONTROL
 
@@ -64,7 +65,11 @@ class EventGridPublisher:
         transport: AioHttpTransport,
     ) -> None:
         self._client = EventGridPublisherClient(
-            endpoint, credential, transport=transport, retry_total=3, retry_backoff_factor=0.5
+            endpoint,
+            credential,
+            transport=transport,
+            retry_total=RETRIES,
+            retry_backoff_factor=BACKOFF_FACTOR,
         )
 
     async def publish(self, findings: Sequence[Finding]) -> int:

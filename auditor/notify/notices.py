@@ -1,6 +1,6 @@
 """When people are told, and what kind of message they get. Pure.
 
-With recorded state (CONTRACT §6), Teams and email speak on changes only: a new failure
+With recorded state (docs/reference.md, "Notifications"), Teams and email speak on changes only: a new failure
 (or a failure whose reasons changed), a reminder after AUDITOR_RENOTIFY_HOURS, and a
 resolution. Without state (a CLI run), every failing finding is a notice.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from auditor.model import Finding, Status
+from auditor.model import Finding, FindingRecord, Status
 
 NEEDS_ACTION = frozenset({Status.FAIL, Status.ERROR})
 
@@ -25,24 +25,11 @@ class NoticeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Notice:
+    """One message-worthy change of one cluster, for Teams and email."""
+
     finding: Finding
     kind: NoticeKind
     first_failed_at: datetime | None = None  # when the current failure started, if known
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """What the auditor remembers of one cluster between runs (stored per cluster in a table).
-
-    `status` and `first_failed_at` follow what was seen; the `notified_*` fields follow what
-    people were told, so a notice that could not be delivered is decided again next time.
-    """
-
-    status: str = ""
-    first_failed_at: datetime | None = None
-    notified_status: str = ""
-    notified_hash: str = ""
-    last_notified_at: datetime | None = None
 
 
 def reasons_hash(finding: Finding) -> str:
@@ -51,11 +38,11 @@ def reasons_hash(finding: Finding) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def decide(
-    previous: Memory | None, finding: Finding, now: datetime, renotify_hours: float
-) -> tuple[Memory, Notice | None]:
-    """The new memory of a cluster and the notice its finding deserves, if any."""
-    before = previous or Memory()
+def next_notice(
+    previous: FindingRecord | None, finding: Finding, now: datetime, renotify_hours: float
+) -> tuple[FindingRecord, Notice | None]:
+    """The cluster's new record and the notice its finding deserves, if any."""
+    before = previous or FindingRecord()
     failing = finding.status in NEEDS_ACTION
     was_failing = before.status in NEEDS_ACTION
     first_failed = None

@@ -14,11 +14,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from auditor.azure.transport import MAX_RETRY_AFTER, RETRIES, backoff
 from auditor.settings import ConfigError, Secret, host_allowed
-
-RETRIES = 3
-_BACKOFF = 1.0
-_MAX_RETRY_AFTER = 30.0
 
 
 class DeliveryError(Exception):
@@ -53,7 +50,7 @@ class Webhook:
         body = json.dumps(payload).encode()
         last = ""
         for attempt in range(RETRIES + 1):
-            delay = _BACKOFF * 2**attempt
+            delay = backoff(attempt)
             try:
                 async with self._session.post(
                     self._url.reveal(),
@@ -77,6 +74,6 @@ class Webhook:
 
 def _retry_after(header: str | None, default: float) -> float:
     try:
-        return min(_MAX_RETRY_AFTER, max(0.0, float(header))) if header else default
+        return min(MAX_RETRY_AFTER, max(0.0, float(header))) if header else default
     except ValueError:
         return default

@@ -1,10 +1,10 @@
-"""`python -m auditor demo`: the auditor against a simulated tenant, so anyone can see it work.
+"""`python -m azsim demo` (and `./scripts/demo`): the auditor against a simulated tenant, so anyone can see it work.
 
-The simulation (package `azsim`) is a development dependency, never deployed: the demo
-starts it, points the real SDK clients and a real managed-identity credential at it, and
-runs the same scan a real tenant gets, then the event path and remediation. Findings go to
-the simulation's Event Grid topic and Teams webhook; the HTML report and the Teams message
-land in ./demo-output/.
+The simulation is a development tool, never deployed, and the demo lives with it: it starts
+the simulation, points the real SDK clients and a real managed-identity credential at it, and
+runs the same scan a real tenant gets, then the event path and remediation, through the same
+functions the CLI and the function app use. Findings go to the simulation's Event Grid topic
+and Teams webhook; the HTML report and the Teams message land in ./demo-output/.
 """
 
 from __future__ import annotations
@@ -12,19 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from auditor.azure.storage import StorageTarget
 from auditor.model import RemediationMode
 from auditor.pipeline import run_scan
+from auditor.reactions import handle_events
+from auditor.report.render import render, render_outcomes
 from auditor.report.table import remediation_line
-from auditor.settings import ConfigError, NotificationSettings, RemediationSettings, Settings
-
-if TYPE_CHECKING:
-    from azsim import SimCluster, Tenant
+from auditor.settings import NotificationSettings, RemediationSettings, Settings
+from azsim.events import cluster_written, setting_changed
+from azsim.samples import AUDIT, WORKSPACE, demo_tenant, log_entries, setting
+from azsim.server import ArmSimulator
+from azsim.tenant import SimCluster, Tenant
 
 _INTRO = """\
 AKS audit-log auditor: demo on a simulated tenant (no Azure needed)
@@ -74,13 +79,6 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_demo(out: TextIO, latency: float = 0.02) -> int:
-    try:
-        from azsim import ArmSimulator
-        from azsim.samples import demo_tenant
-    except ImportError:
-        raise ConfigError("the demo needs the development install: pip install -r requirements-dev.txt") from None
-    from auditor.cli import handle_events_command, render
-
     tenant = demo_tenant()
     clusters = sum(len(sub.clusters) for sub in tenant.subscriptions)
     with ArmSimulator(tenant, latency=latency) as sim:
@@ -120,16 +118,19 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             for step, change in _changes(tenant):
                 out.write("\n" + step + "\n")
                 out.flush()
-                asyncio.run(handle_events_command(reacting, [change()], "table", out))
+                outcomes = asyncio.run(
+                    handle_events(
+                        reacting, StorageTarget.from_env(os.environ), [change()], logging.getLogger("auditor")
+                    )
+                )
+                out.write(render_outcomes(outcomes, "table", None))
             _remediate(settings, out)
             out.write(_OUTRO)
     return 0
 
 
 def _remediate(settings: Settings, out: TextIO) -> None:
-    """Dry-run, apply, then a read-only re-scan: the loop CONTRACT §7 promises."""
-    from azsim.samples import WORKSPACE
-
+    """Dry-run, apply, then a read-only re-scan: remediation's whole loop."""
     out.write(_REMEDIATION)
     quiet = replace(settings, notifications=NotificationSettings())
     for mode in (RemediationMode.DRY_RUN, RemediationMode.APPLY):
@@ -155,9 +156,6 @@ _DRIFTED = "aks-payments-prod-weu"
 
 def _changes(tenant: Tenant) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     """Changes people make to the simulated tenant, each returning the event ARM would publish."""
-    from azsim.events import cluster_written, setting_changed
-    from azsim.samples import AUDIT, WORKSPACE, log_entries, setting
-
     production = tenant.subscriptions[0]
     drifted = next(c for c in production.clusters if c.name == _DRIFTED)
     created: list[SimCluster] = []

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables.aio import TableClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
+from auditor.azure import transport
 from auditor.azure.credentials import default_credential
 from auditor.settings import ConfigError
 
@@ -32,7 +35,7 @@ class StorageTarget:
     connection_string: str = ""
     queue_url: str = ""
     table_url: str = ""
-    client_id: str = ""  # user-assigned managed identity, when identity-based
+    client_id: str = ""  # a user-assigned identity for storage other than AZURE_CLIENT_ID
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StorageTarget | None:
@@ -56,21 +59,34 @@ class StorageTarget:
                 f"{PREFIX}__queueServiceUri and {PREFIX}__tableServiceUri (or {PREFIX}__accountName) must both be set"
                 " to https:// URLs"
             )
-        return cls(queue_url=queue_url, table_url=table_url, client_id=environ.get(f"{PREFIX}__clientId", "").strip())
+        client_id = environ.get(f"{PREFIX}__clientId", "").strip()
+        if client_id.lower() == environ.get("AZURE_CLIENT_ID", "").strip().lower():
+            client_id = ""  # the invocation's own identity: its credential serves storage too
+        return cls(queue_url=queue_url, table_url=table_url, client_id=client_id)
 
 
 class Storage:
-    """Async context manager handing out queue and table clients that share one credential."""
+    """Async context manager handing out queue and table clients on the invocation's credential.
 
-    def __init__(self, target: StorageTarget) -> None:
+    A storage identity named apart (`__clientId` other than AZURE_CLIENT_ID) gets a credential
+    of its own; otherwise the one credential of the invocation serves storage too."""
+
+    def __init__(self, target: StorageTarget, credential: AsyncTokenCredential) -> None:
         self._target = target
-        self._credential: AsyncTokenCredential | None = None
+        self._shared = credential
+        self._own: AsyncTokenCredential | None = None
         self._clients: list[Any] = []
         self._created: set[str] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def _credential(self) -> AsyncTokenCredential:
+        return self._own or self._shared
 
     async def __aenter__(self) -> Storage:
-        if not self._target.connection_string:
-            self._credential = default_credential(client_id=self._target.client_id or None)
+        if not self._target.connection_string and self._target.client_id:
+            self._own = default_credential(client_id=self._target.client_id)
+        self._session = transport.session(16)
         return self
 
     async def __aexit__(
@@ -79,27 +95,47 @@ class Storage:
         for client in self._clients:
             await client.close()
         self._clients.clear()
-        if self._credential is not None:
-            await self._credential.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._own is not None:
+            await self._own.close()
+
+    def _options(self) -> dict[str, Any]:
+        """The shared transport (TLS trust, pooled connections) and retry numbers for every client."""
+        if self._session is None:
+            raise RuntimeError("Storage used outside 'async with'")
+        return {
+            "transport": AioHttpTransport(session=self._session, session_owner=False),
+            "retry_total": transport.RETRIES,
+        }
 
     def queue(self, name: str) -> QueueClient:
         encode = TextBase64EncodePolicy()
         if self._target.connection_string:
             client = QueueClient.from_connection_string(
-                self._target.connection_string, name, message_encode_policy=encode
+                self._target.connection_string, name, message_encode_policy=encode, **self._options()
             )
         else:
             client = QueueClient(
-                self._target.queue_url, name, credential=self._credential, message_encode_policy=encode
+                self._target.queue_url,
+                name,
+                credential=self._credential,
+                message_encode_policy=encode,
+                **self._options(),
             )
         self._clients.append(client)
         return client
 
     def table(self, name: str) -> TableClient:
         if self._target.connection_string:
-            client = TableClient.from_connection_string(self._target.connection_string, name)
+            client = TableClient.from_connection_string(self._target.connection_string, name, **self._options())
         else:
-            client = TableClient(self._target.table_url, name, credential=self._credential)  # type: ignore[arg-type]
+            client = TableClient(
+                self._target.table_url,
+                name,
+                credential=self._credential,  # type: ignore[arg-type]
+                **self._options(),
+            )
         self._clients.append(client)
         return client
 

@@ -24,7 +24,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from auditor.events import Event
-from auditor.notify.notices import Memory
+from auditor.model import FindingRecord
 from auditor.resource_id import resource_key
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ CLAIM_LEASE = timedelta(minutes=10)  # longer than one event's handling, shorter
 KEEP_DAYS = 3  # Event Grid retries for 24 hours; a day's margin either side
 
 
-class Claim(StrEnum):
+class EventClaim(StrEnum):
     NEW = "new"  # ours to handle
     DONE = "done"  # handled before: a redelivery
     BUSY = "busy"  # another instance is handling it right now
@@ -53,12 +53,12 @@ class EventLedger:
         """Partition by the event's own date (stable across redeliveries), so old days can be dropped."""
         return event.time.astimezone(UTC).strftime("%Y%m%d"), event.id
 
-    async def claim(self, event: Event) -> Claim:
+    async def claim(self, event: Event) -> EventClaim:
         partition, row = self._keys(event)
         entity = {"PartitionKey": partition, "RowKey": row, "State": "processing", "ClaimedAt": self._clock()}
         try:
             await self._table.create_entity(entity)
-            return Claim.NEW
+            return EventClaim.NEW
         except ResourceExistsError:
             pass
         try:
@@ -66,10 +66,10 @@ class EventLedger:
         except ResourceNotFoundError:  # released between our two calls: try once more
             return await self.claim(event)
         if existing.get("State") == "done":
-            return Claim.DONE
+            return EventClaim.DONE
         claimed_at = existing.get("ClaimedAt")
         if isinstance(claimed_at, datetime) and self._clock() - claimed_at < CLAIM_LEASE:
-            return Claim.BUSY
+            return EventClaim.BUSY
         try:  # a stale claim: take it over, unless someone else just did
             await self._table.update_entity(
                 entity,
@@ -78,8 +78,8 @@ class EventLedger:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            return Claim.BUSY
-        return Claim.NEW
+            return EventClaim.BUSY
+        return EventClaim.NEW
 
     async def complete(self, event: Event) -> None:
         partition, row = self._keys(event)
@@ -114,7 +114,7 @@ _ATTEMPTS = 5
 
 
 class FindingStore:
-    """Per-cluster Memory in an Azure Table; every write is guarded by the ETag it read."""
+    """Per-cluster FindingRecord in an Azure Table; every write is guarded by the ETag it read."""
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
@@ -127,8 +127,8 @@ class FindingStore:
         return subscription, hashlib.sha256(key.encode()).hexdigest()
 
     async def update(
-        self, resource_id: str, change: Callable[[Memory | None], tuple[Memory | None, T]]
-    ) -> tuple[Memory | None, T]:
+        self, resource_id: str, change: Callable[[FindingRecord | None], tuple[FindingRecord | None, T]]
+    ) -> tuple[FindingRecord | None, T]:
         """Read, apply `change`, write back unless someone else wrote in between (then read again).
 
         Returns the memory as it was and what `change` returned with the memory it wrote.
@@ -159,14 +159,14 @@ class FindingStore:
                 continue  # another instance wrote first: decide again on what it wrote
         raise ResourceModifiedError(f"finding state of {resource_id} kept changing under {_ATTEMPTS} attempts")
 
-    async def restore(self, resource_id: str, memory: Memory | None, expected: Memory) -> None:
+    async def restore(self, resource_id: str, memory: FindingRecord | None, expected: FindingRecord) -> None:
         """Undo a notification claim that could not be delivered, unless another claim replaced it since.
 
         Only what people were told is rolled back; what was seen stays.
         """
-        told = memory or Memory()
+        told = memory or FindingRecord()
 
-        def back(current: Memory | None) -> tuple[Memory | None, None]:
+        def back(current: FindingRecord | None) -> tuple[FindingRecord | None, None]:
             claimed = (expected.notified_status, expected.notified_hash, expected.last_notified_at)
             if current is None or (current.notified_status, current.notified_hash, current.last_notified_at) != claimed:
                 return current, None
@@ -181,8 +181,8 @@ class FindingStore:
         await self.update(resource_id, back)
 
 
-def _memory(entity: Mapping[str, Any]) -> Memory:
-    return Memory(
+def _memory(entity: Mapping[str, Any]) -> FindingRecord:
+    return FindingRecord(
         status=str(entity.get("Status") or ""),
         first_failed_at=entity.get("FirstFailedAt"),
         notified_status=str(entity.get("NotifiedStatus") or ""),
@@ -191,7 +191,7 @@ def _memory(entity: Mapping[str, Any]) -> Memory:
     )
 
 
-def _fields(memory: Memory) -> dict[str, Any]:
+def _fields(memory: FindingRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "Status": memory.status,
         "NotifiedStatus": memory.notified_status,
