@@ -1,4 +1,4 @@
-"""`python -m auditor`: argument parsing, output formats and exit codes (CONTRACT §3).
+"""`python -m auditor`: argument parsing, output formats and exit codes (docs/reference.md, "CLI").
 
 Exit codes: 0 nothing failing; 1 a `fail` or an `error`; 2 bad input or configuration,
 always as one line on stderr, never a traceback.

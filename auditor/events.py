@@ -22,17 +22,25 @@ from auditor.resource_id import parse_cluster_id
 
 WRITE_SUCCESS = "microsoft.resources.resourcewritesuccess"
 DELETE_SUCCESS = "microsoft.resources.resourcedeletesuccess"
-CLUSTER_WRITE = "microsoft.containerservice/managedclusters/write"
+CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 # ARM names a diagnostic-setting operation either by the extension resource type
 # (`Microsoft.Insights/diagnosticSettings/write`) or nested under the parent type, as the
 # provider operations list names it for clusters
 # (`Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write`);
 # deletes follow the same two forms. Names are compared case-insensitively: the public
 # samples spell them in mixed case, as they do `resourceGroups` / `resourcegroups` in IDs.
-_SETTING_OPERATION = re.compile(
-    r"^(?:microsoft\.containerservice/managedclusters/providers/)?microsoft\.insights/diagnosticsettings/(write|delete)$",
-    re.IGNORECASE,
+SETTING_WRITES = (
+    "Microsoft.Insights/diagnosticSettings/write",
+    "Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write",
 )
+SETTING_DELETES = (
+    "Microsoft.Insights/diagnosticSettings/delete",
+    "Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/delete",
+)
+# Every operation that can change a verdict; infra/ filters the subscription's events to these.
+RELEVANT_OPERATIONS = (CLUSTER_WRITE, *SETTING_WRITES, *SETTING_DELETES)
+_WRITES = frozenset(op.lower() for op in SETTING_WRITES)
+_DELETES = frozenset(op.lower() for op in SETTING_DELETES)
 _SETTING_SUFFIX = re.compile(r"/providers/microsoft\.insights/diagnosticsettings/([^/]+)$", re.IGNORECASE)
 _MAX_FIELD = 2048
 MAX_REREADS = 2  # re-reads of a cluster whose first read disagreed with its event, before judging it as read
@@ -163,18 +171,17 @@ def route(event: Event, grace_seconds: int) -> Route:
     diagnostic-setting change under a cluster now, everything else is ignored (no ARM call)."""
     kind = event.type.lower()
     operation = event.operation_name.lower()
-    if kind == WRITE_SUCCESS and operation == CLUSTER_WRITE:
+    if kind == WRITE_SUCCESS and operation == CLUSTER_WRITE.lower():
         cluster_id = _cluster_id(event.resource_uri)
         if cluster_id is None:
             return Ignore(f"{event.operation_name} on something that is not a managed cluster")
         return CheckCluster(cluster_id, grace_seconds, "cluster created or updated")
-    setting_operation = _SETTING_OPERATION.match(operation)
-    if kind in {WRITE_SUCCESS, DELETE_SUCCESS} and setting_operation:
+    if kind in {WRITE_SUCCESS, DELETE_SUCCESS} and operation in _WRITES | _DELETES:
         suffix = _SETTING_SUFFIX.search(event.resource_uri)
         cluster_id = _cluster_id(event.resource_uri[: suffix.start()]) if suffix else None
         if suffix is None or cluster_id is None:
             return Ignore("diagnostic setting of a resource that is not a managed cluster")
-        deleted = setting_operation.group(1) == "delete"
+        deleted = operation in _DELETES
         expectation = Expectation(unquote(suffix.group(1)), present=not deleted)
         return CheckCluster(cluster_id, 0, f"diagnostic setting {'deleted' if deleted else 'changed'}", expectation)
     return Ignore(f"not a relevant event ({event.type} {event.operation_name})".replace(" )", ")"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +21,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from auditor import arm_rules, rule
 from auditor.azure.connection import ArmConnection
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
-from auditor.azure.errors import describe, is_transient
+from auditor.azure.errors import describe, is_azure_failure, is_transient
 from auditor.azure.inventory import ProviderNotRegistered, SubscriptionInfo, Unlisted, iter_clusters, list_subscriptions
 from auditor.azure.remediator import Remediator
 from auditor.azure.transport import call_budget
@@ -28,6 +29,7 @@ from auditor.events import Expectation
 from auditor.model import Cluster, Finding
 from auditor.settings import Settings
 
+LOGGER = logging.getLogger("auditor")
 _LISTERS = 8  # subscriptions listed at once; cluster reads are bounded separately
 
 
@@ -84,6 +86,7 @@ class Judge:
         except Exception as exc:
             if raise_transient and is_transient(exc):
                 raise
+            _log_if_bug(exc, cluster)
             reason = describe(exc, self._settings.http_timeout_seconds)
             return rule.unreadable(cluster, reason, self._policy, self._today)
         if expectation is not None:
@@ -98,10 +101,18 @@ class Judge:
             except Exception as exc:  # the rule turns a decisive unknown group into `error`
                 if raise_transient and is_transient(exc):
                     raise
+                _log_if_bug(exc, cluster)
         finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)
         return finding
+
+
+def _log_if_bug(exc: BaseException, cluster: Cluster) -> None:
+    """A failure that is neither Azure's nor a timeout is a bug: the finding stays `error`, and the
+    log gets the traceback, so it is never mistaken for an Azure problem."""
+    if not is_azure_failure(exc):
+        LOGGER.error("C-0254 unexpected failure judging %s", cluster.resource_id, exc_info=exc)
 
 
 class Scanner:

@@ -1,6 +1,6 @@
 """Every AUDITOR_* setting, typed and validated once, up front.
 
-The CLI and the function app read the same environment variables (CONTRACT §1-§3). A bad
+The CLI and the function app read the same environment variables (docs/reference.md, "Settings"). A bad
 value raises ConfigError with one line that names the variable and says what is expected;
 entry points turn that into exit code 2 (or a failed start-up), never a traceback.
 """
@@ -73,7 +73,7 @@ class SmtpSettings:
 
 @dataclass(frozen=True, slots=True)
 class NotificationSettings:
-    """Where findings go (CONTRACT §6). Empty means that channel is off."""
+    """Where findings go. Empty means that channel is off."""
 
     eventgrid_endpoint: str = ""
     eventgrid_key: Secret | None = None

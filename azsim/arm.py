@@ -166,6 +166,8 @@ class ArmRoutes:
                 return _not_allowed(method)
             # A cluster whose ID holds non-ASCII characters can have no diagnostic settings (Azure documents the
             # limitation, not the answer); an empty list is the plausible one, a fault can make it anything else.
+            if cluster.settings_answer is not None:  # a body of the wrong shape, to prove the reader's robustness
+                return json_response(cluster.settings_answer)
             return json_response(
                 {"value": [_setting_json(cluster, name, props) for name, props in cluster.setting_items()]}
             )

@@ -45,7 +45,7 @@ def resource_key(resource_id: str) -> str:
 
 
 class SimCluster:
-    """A managed cluster; `tags` and `forbidden` may be changed by tests at any time."""
+    """A managed cluster; `tags`, `forbidden` and `settings_answer` may be changed by tests at any time."""
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class SimCluster:
         self.tags: dict[str, str] | None = dict(tags or {})  # None: ARM answers "tags": null
         self.provisioning_state = provisioning_state
         self.forbidden = False
+        self.settings_answer: Any = None  # when set, served verbatim as the body of the settings list
         self._tenant = tenant
         self._lock = tenant.lock
         self._settings: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-case name -> (name, properties)

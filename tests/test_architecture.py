@@ -98,3 +98,23 @@ def test_the_email_sender_loads_no_azure_sdk():
     code = "import sys, auditor.notify.email; print(sorted(m for m in sys.modules if m.startswith('azure')))"
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def calls(function: str) -> set[str]:
+    """Modules that call `function` by name."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == function:
+                    found.add(module_name(path))
+    return found
+
+
+def test_one_credential_per_invocation_is_built_in_one_place():
+    """ARM, Storage and Event Grid share the invocation's credential, made with the cloud's authority."""
+    assert calls("DefaultAzureCredential") == {"auditor.azure.credentials"}
+    # Besides the invocation's credential, only a storage identity named apart gets one of its own.
+    assert calls("default_credential") == {"auditor.azure.credentials", "auditor.azure.storage"}
+    assert calls("invocation_credential") == {"auditor.pipeline", "auditor.reactions", "auditor.triggers"}

@@ -133,7 +133,8 @@ def unescape(markdown: str) -> str:
 
 
 def schema_errors(card: dict[str, Any]) -> list[str]:
-    """The official schema's complaints, after stripping what only Teams knows (CONTRACT §9)."""
+    """The official schema's complaints, after stripping what only Teams knows (the `msteams` property, which
+    the schema's additionalProperties: false refuses)."""
     plain = copy.deepcopy(card)
     plain.pop("msteams", None)
     return [error.message for error in Draft6Validator(SCHEMA).iter_errors(plain)]

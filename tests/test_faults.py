@@ -1,4 +1,4 @@
-"""Faults (issue 7): whatever Azure, storage or the notification channels do, every cluster ends with
+"""Faults: whatever Azure, storage or the notification channels do, every cluster ends with
 its right verdict or an `error` that says why, the scan ends in bounded time, and the exit code tells."""
 
 from __future__ import annotations

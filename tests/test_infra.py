@@ -20,12 +20,15 @@ from typing import Any
 import pytest
 from pycep import BicepParser  # pycep-parser (requirements-dev.txt): the Bicep parser checkov uses
 
+from auditor.events import RELEVANT_OPERATIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
 MODULES = INFRA / "modules"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
-# Built-in role definition IDs (CONTRACT §8; storage, Key Vault and monitoring IDs cited in the modules).
+# Built-in role definition IDs (Azure docs, "Azure built-in roles"; storage, Key Vault and monitoring IDs
+# cited in the modules).
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 MONITORING_CONTRIBUTOR = "749f88d5-cbae-40b8-bcfc-e573ddc772fa"
 LOG_ANALYTICS_CONTRIBUTOR = "92aaf0da-9dab-42b6-94a3-d43ce8d16293"
@@ -667,11 +670,8 @@ def test_only_the_relevant_arm_events_are_delivered():
     [advanced] = filter_["advancedFilters"]
     assert advanced["operatorType"] == "StringIn"
     assert advanced["key"] == "data.operationName"
-    assert {op.lower() for op in resolve(doc, advanced["values"])} == {
-        "microsoft.containerservice/managedclusters/write",
-        "microsoft.insights/diagnosticsettings/write",
-        "microsoft.insights/diagnosticsettings/delete",
-    }
+    # Exactly the operations the event path acts on, both names ARM uses for a diagnostic setting included.
+    assert {op.lower() for op in resolve(doc, advanced["values"])} == {op.lower() for op in RELEVANT_OPERATIONS}
 
 
 def test_undeliverable_events_are_retried_then_dead_lettered_to_a_blob_container():

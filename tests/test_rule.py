@@ -1,4 +1,5 @@
-"""The C-0254 rule as a pure function: table tests for each clause of CONTRACT §1, then properties."""
+"""The C-0254 rule as a pure function: table tests for each clause of the verdict (docs/reference.md), then
+properties."""
 
 from __future__ import annotations
 

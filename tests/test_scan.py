@@ -372,3 +372,16 @@ def test_out_into_a_missing_directory_is_refused_before_scanning(simulate):
     assert (code, out) == (2, "")
     assert "does not exist or is not writable" in err
     assert sim.requests == []
+
+
+def test_a_bug_while_reading_stays_an_error_finding_and_logs_its_traceback(simulate):
+    """An answer the SDK cannot deserialize is not an Azure failure: the log must show where it broke."""
+    tenant, (odd, fine) = one_subscription(2)
+    fine.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    odd.settings_answer = {"value": 5}
+    simulate(tenant)
+    code, out, err = run_cli("scan", "--output", "json")
+    assert (code, statuses(json.loads(out))) == (1, {odd.name: "error", fine.name: "pass"})
+    assert f"C-0254 unexpected failure judging {odd.id}" in err
+    assert "Traceback (most recent call last)" in err
+    assert "DeserializationError" in err

@@ -1,4 +1,4 @@
-"""Settings: CONTRACT names and defaults, and one clear line for every bad value."""
+"""Settings: the documented names and defaults, and one clear line for every bad value."""
 
 from __future__ import annotations
 

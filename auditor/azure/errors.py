@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from azure.core.exceptions import (
+    AzureError,
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
@@ -52,6 +53,11 @@ def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) 
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return f"could not reach ARM ({type(exc).__name__}): {first_line(exc)}"
     return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def is_azure_failure(exc: BaseException) -> bool:
+    """An answer (or silence) from Azure or the identity endpoint, as opposed to a bug of ours."""
+    return isinstance(exc, AzureError | TimeoutError | asyncio.TimeoutError)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -1,6 +1,6 @@
 """Microsoft Teams messages (Adaptive Cards 1.4) for notices. Pure: no I/O, no clock.
 
-They are posted to a Workflows "When a Teams webhook request is received" URL (CONTRACT §6).
+They are posted to a Workflows "When a Teams webhook request is received" URL.
 Teams renders card version 1.4 on every client, refuses posts over about 28 KB, and reads
 TextBlock and Fact text as markdown. So every message is measured and a digest is split
 into parts, and every string that comes from Azure (names, resource groups, reasons) is

@@ -1,4 +1,4 @@
-"""Where findings go once judged (CONTRACT §6): every evaluation to the Event Grid topic; to
+"""Where findings go once judged (docs/reference.md, "Notifications"): every evaluation to the Event Grid topic; to
 people (Teams, email) only the notices that state allows: a new failure, a reminder, a resolution.
 
 With a store, a notice is claimed in the cluster's state (ETag-guarded, so two instances

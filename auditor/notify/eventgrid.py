@@ -1,4 +1,4 @@
-"""Every evaluation to an Event Grid custom topic, as CloudEvents 1.0 (CONTRACT §6).
+"""Every evaluation to an Event Grid custom topic, as CloudEvents 1.0 (docs/reference.md, "Notifications").
 
 One event per finding: `subject` the cluster ID, `data` the finding JSON, `type`
 EVENT_TYPE. Events are sent in batches that stay under Event Grid's 1 MB request limit.

@@ -14,7 +14,7 @@ param tags object = {}
 @description('Principal ID of the auditor identity (gets EventGrid Data Sender).')
 param principalId string
 
-// EventGrid Data Sender: d5a91429-5739-47e2-a06b-3470a27159e7 (CONTRACT §8).
+// EventGrid Data Sender: d5a91429-5739-47e2-a06b-3470a27159e7 (Azure docs, "Azure built-in roles").
 var eventGridDataSenderRoleId = 'd5a91429-5739-47e2-a06b-3470a27159e7'
 
 resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {

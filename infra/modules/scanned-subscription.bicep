@@ -50,7 +50,7 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
-// Built-in role definition IDs (CONTRACT §8).
+// Built-in role definition IDs (Azure docs, "Azure built-in roles").
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 var monitoringContributorRoleId = '749f88d5-cbae-40b8-bcfc-e573ddc772fa'
 

@@ -1,10 +1,11 @@
 // The Event Grid system topic for one subscription's ARM events and the event subscription that
-// sends the relevant ones (CONTRACT §5) to the on_resource_event function.
+// sends the relevant ones (docs/reference.md, "Events") to the on_resource_event function.
 //
 // Filtering happens in Event Grid, so the function only runs for:
 //   event types  Microsoft.Resources.ResourceWriteSuccess, Microsoft.Resources.ResourceDeleteSuccess
-//   operations   Microsoft.ContainerService/managedClusters/write,
-//                Microsoft.Insights/diagnosticSettings/write, Microsoft.Insights/diagnosticSettings/delete
+//   operations   Microsoft.ContainerService/managedClusters/write, and a diagnostic setting's write or
+//                delete in both names ARM uses: Microsoft.Insights/diagnosticSettings/write|delete and
+//                Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write|delete
 // (advanced-filter string comparisons are case-insensitive). The function still ignores anything
 // else it receives (a diagnostic setting on a resource that is not a managed cluster).
 //
@@ -52,7 +53,9 @@ var includedEventTypes = [
 var relevantOperations = [
   'Microsoft.ContainerService/managedClusters/write'
   'Microsoft.Insights/diagnosticSettings/write'
+  'Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/write'
   'Microsoft.Insights/diagnosticSettings/delete'
+  'Microsoft.ContainerService/managedClusters/providers/Microsoft.Insights/diagnosticSettings/delete'
 ]
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {

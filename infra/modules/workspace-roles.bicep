@@ -9,7 +9,7 @@ param workspaceName string
 @description('Principal ID of the auditor identity.')
 param principalId string
 
-// Log Analytics Contributor: 92aaf0da-9dab-42b6-94a3-d43ce8d16293 (CONTRACT §8).
+// Log Analytics Contributor: 92aaf0da-9dab-42b6-94a3-d43ce8d16293 (Azure docs, "Azure built-in roles").
 var logAnalyticsContributorRoleId = '92aaf0da-9dab-42b6-94a3-d43ce8d16293'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
