@@ -1,5 +1,5 @@
-"""Remediation (docs/reference.md, "Remediation"): the pure planner, then apply and dry-run against the simulation, which
-enforces ARM's real rules (5 settings per resource, no sink reuse for one category, no mixing of
+"""Remediation (docs/reference.md, "Remediation"): the pure planner, then apply and dry-run against the
+simulation, which enforces ARM's real rules (5 settings per resource, no sink reuse for one category, no mixing of
 categories and category groups)."""
 
 from __future__ import annotations
