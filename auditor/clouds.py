@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Cloud:
+    """One Azure cloud's endpoints: ARM, token audience, portal, sign-in authority."""
+
     name: str
     arm_endpoint: str
     audience: str

@@ -68,6 +68,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Ignore:
+    """Not an event that can change a verdict: no ARM call, no storage call."""
+
     reason: str
 
 
@@ -115,6 +117,8 @@ class Expectation:
 
 @dataclass(frozen=True, slots=True)
 class CheckCluster:
+    """Judge one cluster, now or after a delay."""
+
     cluster_id: str
     delay_seconds: int
     trigger: str  # why, for the log and the finding's trail: "created or updated", "diagnostic setting deleted"...

@@ -14,6 +14,8 @@ from typing import Any
 
 
 class Status(StrEnum):
+    """The four verdicts, exactly as every output spells them."""
+
     PASS = "pass"
     FAIL = "fail"
     EXEMPT = "exempt"
@@ -78,18 +80,24 @@ class Evidence:
 
 
 class RemediationMode(StrEnum):
+    """How far remediation may go (AUDITOR_REMEDIATION_MODE)."""
+
     OFF = "off"
     DRY_RUN = "dry-run"
     APPLY = "apply"
 
 
 class RemediationAction(StrEnum):
+    """What remediation does to a setting."""
+
     CREATE = "create"
     UPDATE = "update"
     NONE = "none"
 
 
 class RemediationResult(StrEnum):
+    """How a remediation turned out."""
+
     PLANNED = "planned"  # dry-run: what apply would do
     APPLIED = "applied"  # written, read back and verified
     FAILED = "failed"  # no safe change exists, or the write or its verification failed

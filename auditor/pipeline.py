@@ -42,6 +42,8 @@ class ScanFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
+    """A finished scan: its result, the subscription names for reports, what was delivered."""
+
     result: ScanResult
     subscription_names: dict[str, str]
     delivery: Delivery

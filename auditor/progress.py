@@ -15,6 +15,8 @@ _BAR = 24
 
 
 class Progress:
+    """The progress line on stderr during a long scan on a terminal."""
+
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
         self._stream = stream or sys.stderr
         self._enabled = self._stream.isatty() if enabled is None else enabled

@@ -52,6 +52,8 @@ class Disposition(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What became of one event or check, with the finding when one was made."""
+
     result: Disposition
     detail: str
     event_id: str = ""

@@ -34,6 +34,8 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Exemption:
+    """What the exemption tag says, and the note that explains it."""
+
     active: bool
     note: str  # why the tag does or does not exempt; "" when the tag is absent
 

@@ -116,6 +116,8 @@ def _log_if_bug(exc: BaseException, cluster: Cluster) -> None:
 
 
 class Scanner:
+    """Lists every subscription in scope and judges each cluster, streaming findings as they come."""
+
     def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
         self._settings = settings
         self._connection = connection

@@ -62,6 +62,8 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
+    """How to reach the mail server and whom to write to."""
+
     host: str
     port: int
     username: str
@@ -113,6 +115,8 @@ class RemediationSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every AUDITOR_* setting, typed; made once per run by `from_env`."""
+
     profile: str = CONTROL.default_profile
     required_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     accepted_destinations: frozenset[Destination] = DEFAULT_DESTINATIONS

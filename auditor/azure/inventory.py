@@ -39,6 +39,8 @@ ACTIVE_STATES = frozenset({"enabled", "warned", "pastdue"})
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionInfo:
+    """A subscription as the listing shows it; only the states that still run clusters are scanned."""
+
     subscription_id: str
     display_name: str
     state: str

@@ -30,6 +30,8 @@ _EXCERPT_CHARS = 400
 
 
 class SendsRequests(Protocol):
+    """Any SDK client: its `send_request` carries the client's whole pipeline (auth, retries, pacing, guards)."""
+
     def send_request(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> Any: ...
 
 

@@ -50,6 +50,8 @@ class _Bucket:
 
 @dataclass(slots=True)
 class _Subscription:
+    """One subscription's buckets and the reads it has in flight."""
+
     buckets: dict[str, _Bucket] = field(default_factory=dict)  # by header name
     in_flight: int = 0  # reads sent and not yet answered: each will take a token from every bucket
 

@@ -35,12 +35,16 @@ KEEP_DAYS = 3  # Event Grid retries for 24 hours; a day's margin either side
 
 
 class EventClaim(StrEnum):
+    """What claiming an event in the ledger found."""
+
     NEW = "new"  # ours to handle
     DONE = "done"  # handled before: a redelivery
     BUSY = "busy"  # another instance is handling it right now
 
 
 class EventLedger:
+    """The `auditorevents` table: which events were handled, so a redelivery does nothing."""
+
     def __init__(self, table: TableClient, now: datetime | None = None) -> None:
         self._table = table
         self._now = now

@@ -32,6 +32,8 @@ PREFIX = "AzureWebJobsStorage"
 
 @dataclass(frozen=True, slots=True)
 class StorageTarget:
+    """Where the function's storage account is and how to reach it (connection string or identity)."""
+
     connection_string: str = ""
     queue_url: str = ""
     table_url: str = ""

@@ -58,6 +58,8 @@ def batches(findings: Sequence[Finding]) -> list[list[Finding]]:
 
 
 class EventGridPublisher:
+    """The findings topic, through the Event Grid SDK on the shared transport."""
+
     def __init__(
         self,
         endpoint: str,

@@ -18,6 +18,8 @@ NEEDS_ACTION = frozenset({Status.FAIL, Status.ERROR})
 
 
 class NoticeKind(StrEnum):
+    """The three things people are told about a cluster."""
+
     NEW = "new"  # newly failing (or erroring), or failing for new reasons
     REMINDER = "reminder"  # still failing, last told AUDITOR_RENOTIFY_HOURS ago or more
     RESOLVED = "resolved"  # was failing, now passes (or is exempt)
