@@ -19,6 +19,14 @@ from azsim.events import setting_changed
 MUNICH, TOKYO, LEGACY = "rg-münchen", "rg-東京", "RG_(legacy).v2"
 
 
+def audited(subscription, count: int, group: str = "rg") -> list:
+    """`count` clusters that each export both audit categories to the workspace."""
+    clusters = [subscription.add_cluster(f"aks-{i}", group) for i in range(count)]
+    for cluster in clusters:
+        cluster.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    return clusters
+
+
 def settings_reads(sim, name: str) -> list:
     return [
         r
@@ -108,9 +116,7 @@ def test_unreadable_listing_items_are_each_an_explained_error_and_every_neighbou
     sub.add_listing_item(
         {"id": f"/subscriptions/{other}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-x"}
     )
-    good = [sub.add_cluster(f"aks-{i}", "rg-aks") for i in range(5)]
-    for cluster in good:
-        cluster.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    good = audited(sub, 5, "rg-aks")
     bare = sub.add_cluster("aks-bare", "rg-aks")
     simulate(tenant, page_size=3)  # the bad items share pages with good clusters
     code, document = scan_json()
@@ -152,9 +158,7 @@ def test_empty_pages_with_a_next_link_are_followed(simulate):
     """ARM's paging lets a page hold no items and still carry a nextLink."""
     tenant = Tenant()
     sub = tenant.add_subscription("Production")
-    clusters = [sub.add_cluster(f"aks-{i}", "rg") for i in range(4)]
-    for cluster in clusters:
-        cluster.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    clusters = audited(sub, 4)
     sub.empty_pages = 3
     sim = simulate(tenant, page_size=2)
     code, document = scan_json()
@@ -166,9 +170,7 @@ def test_empty_pages_with_a_next_link_are_followed(simulate):
 def test_a_page_whose_value_is_not_a_list_is_reported_and_later_pages_are_still_read(simulate):
     tenant = Tenant()
     sub = tenant.add_subscription("Production")
-    clusters = [sub.add_cluster(f"aks-{i}", "rg") for i in range(6)]
-    for cluster in clusters:
-        cluster.set_setting("audit", audit_setting("kube-audit", "kube-audit-admin"))
+    clusters = audited(sub, 6)
     sub.mangled_pages[2] = {"unexpected": "object"}
     simulate(tenant, page_size=2)
     code, document = scan_json()

@@ -96,13 +96,9 @@ class ArmConnection:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for client in self._clients:
-            await client.close()
-        self._clients.clear()
+        await transport.close(self._clients, self._session)
         self._clusters = self._subscriptions = self._monitor = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._session = None
 
     async def check_credential(self) -> None:
         """Get one token up front, so a missing login is one clear error instead of one per cluster."""

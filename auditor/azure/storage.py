@@ -94,11 +94,8 @@ class Storage:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for client in self._clients:
-            await client.close()
-        self._clients.clear()
-        if self._session is not None:
-            await self._session.close()
+        await transport.close(self._clients, self._session)
+        self._session = None
         if self._own is not None:
             await self._own.close()
 

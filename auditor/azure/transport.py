@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from typing import Any
 
 import aiohttp
 
@@ -38,6 +39,15 @@ def session(connections: int) -> aiohttp.ClientSession:
         ssl=ssl_context(), limit=connections, ttl_dns_cache=300, enable_cleanup_closed=True
     )
     return aiohttp.ClientSession(connector=connector, trust_env=True)
+
+
+async def close(clients: list[Any], session: aiohttp.ClientSession | None) -> None:
+    """Close SDK clients before the session their transports share (the clients do not own it)."""
+    for client in clients:
+        await client.close()
+    clients.clear()
+    if session is not None:
+        await session.close()
 
 
 def call_budget(timeout_seconds: float) -> float:
