@@ -14,6 +14,7 @@ class Cloud:
     audience: str
     portal: str
     authority_host: str
+    logs_endpoint: str  # the Log Analytics query API (Azure docs, "Azure Monitor Log Analytics API request format")
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -25,6 +26,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://management.azure.com",
             "https://portal.azure.com",
             "login.microsoftonline.com",
+            "https://api.loganalytics.io",
         ),
         Cloud(
             "AzureUSGovernment",
@@ -32,6 +34,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://management.usgovcloudapi.net",
             "https://portal.azure.us",
             "login.microsoftonline.us",
+            "https://api.loganalytics.us",
         ),
         Cloud(
             "AzureChinaCloud",
@@ -39,6 +42,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://management.chinacloudapi.cn",
             "https://portal.azure.cn",
             "login.chinacloudapi.cn",
+            "https://api.loganalytics.azure.cn",
         ),
     )
 }

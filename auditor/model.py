@@ -52,6 +52,8 @@ class DiagnosticSetting:
     event_hub_authorization_rule_id: str = ""
     event_hub_name: str = ""
     marketplace_partner_id: str = ""
+    dedicated: bool = False  # logAnalyticsDestinationType Dedicated: resource-specific tables
+    created_at: datetime | None = None  # systemData.createdAt, when ARM says
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,28 @@ class Cluster:
     location: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     provisioning_state: str = ""
+    power_state: str = ""  # properties.powerState.code: Running, Stopped
+
+    @property
+    def stopped(self) -> bool:
+        return self.power_state.lower() == "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationEvidence:
+    """What was checked of one destination, and what Azure said about it."""
+
+    resource_id: str
+    kind: Destination
+    result: str  # "ok", "lost" or "unverified" (the worst over the categories it was judged for)
+    said: str  # what Azure answered
+    detail: str = ""  # why it does not count, or what is worth knowing although it does
+
+    def to_json(self) -> dict[str, Any]:
+        document = {"resourceId": self.resource_id, "kind": str(self.kind), "result": self.result, "said": self.said}
+        if self.detail:
+            document["detail"] = self.detail
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +98,17 @@ class Evidence:
     setting: str
     destinations: tuple[str, ...]
     exported: tuple[str, ...]
+    checks: tuple[DestinationEvidence, ...] = ()  # only when destinations were read
 
     def to_json(self) -> dict[str, Any]:
-        return {"setting": self.setting, "destinations": list(self.destinations), "exported": list(self.exported)}
+        document: dict[str, Any] = {
+            "setting": self.setting,
+            "destinations": list(self.destinations),
+            "exported": list(self.exported),
+        }
+        if self.checks:
+            document["checks"] = [check.to_json() for check in self.checks]
+        return document
 
 
 class RemediationMode(StrEnum):

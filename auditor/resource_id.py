@@ -110,6 +110,32 @@ def _parse(resource_id: str, kind: tuple[str, str], name_rule: re.Pattern[str], 
     return ResourceRef(subscription.lower(), group, segments[6], segments[7], name)
 
 
+def parse_resource_path(resource_id: str) -> str:
+    """The request path of any resource ID in a resource group (`.../providers/{namespace}/{type}/{name}`,
+    nested types allowed), percent-encoded; raise ValueError for anything else. For destinations,
+    whose provider the auditor does not judge by name (storage accounts, Event Hubs, partners)."""
+    segments = resource_id.strip().split("/") if isinstance(resource_id, str) else []
+    shape_ok = (
+        len(segments) >= 9
+        and len(segments) % 2 == 1
+        and segments[0] == ""
+        and segments[1].lower() == "subscriptions"
+        and segments[3].lower() == "resourcegroups"
+        and segments[5].lower() == "providers"
+    )
+    if not shape_ok:
+        raise ValueError(f"not a resource ID: {resource_id!r}")
+    try:
+        decoded = [_decode(segment) for segment in segments[1:]]
+    except UnicodeDecodeError:
+        raise ValueError(f"not a resource ID (percent-encoding is not UTF-8): {resource_id!r}") from None
+    if not is_subscription_id(decoded[1]) or resource_group_problem(decoded[3]):
+        raise ValueError(f"not a resource ID: {resource_id!r}")
+    if any(not part or part in {".", ".."} or any(c in part for c in "/\\?#%") for part in decoded[4:]):
+        raise ValueError(f"not a resource ID: {resource_id!r}")
+    return path_of("/" + "/".join(decoded))
+
+
 def _decode(segment: str) -> str:
     return unquote(segment, errors="strict") if "%" in segment else segment
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from auditor import arm_rules
 from auditor.arm_rules import CategoryGroups
-from auditor.model import Cluster, Destination, DiagnosticSetting, Evidence, Finding, Status
+from auditor.destinations import (
+    DestinationCheck,
+    DestinationState,
+    Expectations,
+    Health,
+    Records,
+    Sender,
+    judge,
+)
+from auditor.model import Cluster, Destination, DestinationEvidence, DiagnosticSetting, Evidence, Finding, Status
 from auditor.resource_id import path_of, resource_key
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
@@ -30,6 +39,16 @@ class Policy:
     allowed_workspaces: frozenset[str]  # resource_key() of each; empty = any workspace
     exempt_tag: str
     portal_url: str
+    expectations: Expectations = field(default_factory=Expectations)  # what a destination must prove
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """What the destination readers learned for one cluster, for the rule to weigh."""
+
+    states: Mapping[str, DestinationState]  # by resource_key of the destination
+    records: Mapping[str, Records]  # delivery, by resource_key of the destination
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,71 +106,164 @@ def evaluate(
     policy: Policy,
     today: date,
     notes: Sequence[str] = (),
+    trail: Trail | None = None,
 ) -> Finding:
     """Judge one cluster from its diagnostic settings.
 
     `groups` may be None when the category API could not be read; a verdict that would
     depend on an unresolved group then becomes `error`, never a guess. `notes` are facts the
     readers learned that explain the verdict (a re-read, an unregistered provider); they
-    follow the verdict's own reasons.
+    follow the verdict's own reasons. With a `trail`, a destination counts only when what was
+    read of it proves that it keeps the category (destinations.py); without one, naming an
+    accepted destination is enough.
     """
-    required = policy.required_categories
-    covered: dict[str, list[str]] = {category: [] for category in required}  # category -> settings exporting it
-    shortfalls: dict[str, list[str]] = {category: [] for category in required}  # why near misses do not count
-    unresolved: set[str] = set()
-    evidence: list[Evidence] = []
-
+    tally = _Tally(cluster, policy, groups, trail)
     for setting in settings:
-        sent = arm_rules.exported(setting, groups)
-        unresolved |= sent.unresolved
-        named_off = arm_rules.disabled(setting, groups)
-        exported = {category for category in required if sent.sends(category)}
-        disabled = {category for category in required if named_off.sends(category)}
-        destinations = arm_rules.destinations(setting)
-        evidence.append(Evidence(setting.name, tuple(str(kind) for kind in destinations), tuple(sorted(exported))))
-        rejection = _destination_problem(setting.name, destinations, policy)
-        for category in required:
-            if category in exported:
-                if rejection is None:
-                    covered[category].append(setting.name)
-                else:
-                    shortfalls[category].append(rejection)
-            elif category in disabled:
-                shortfalls[category].append(f"setting {setting.name} lists it but disabled")
+        tally.add(setting)
+    status, reasons = _verdict(cluster, bool(settings), policy, today, tally)
+    return _finding(cluster, policy, status, tally.missing(), [*reasons, *tally.warnings, *notes], tally.evidence)
 
-    missing = tuple(category for category in required if not covered[category])
+
+def _verdict(
+    cluster: Cluster, has_settings: bool, policy: Policy, today: date, tally: _Tally
+) -> tuple[Status, list[str]]:
+    missing = tally.missing()
     exemption = exemption_of(cluster, policy, today)
     reasons: list[str] = [exemption.note] if exemption.note else []
-
     if exemption.active:
-        status = Status.EXEMPT
         if missing:
             reasons.append("would otherwise fail: missing " + ", ".join(missing))
-    elif missing and unresolved:
-        status = Status.ERROR
+        return Status.EXEMPT, reasons
+    if missing and tally.unresolved:
+        groups = ", ".join(sorted(tally.unresolved))
         reasons.append(
-            "could not resolve category group(s) "
-            + ", ".join(sorted(unresolved))
-            + " because the diagnosticSettingsCategories API was not readable"
+            f"could not resolve category group(s) {groups} because the diagnosticSettingsCategories API "
+            "was not readable"
         )
-    elif missing:
-        status = Status.FAIL
-        if not settings:
+        return Status.ERROR, reasons
+    doubts = [f"{category}: {doubt}" for category in missing for doubt in tally.doubts[category]]
+    if doubts:  # strict: a destination that could not be verified is no verdict
+        return Status.ERROR, [*reasons, *doubts]
+    if missing:
+        if not has_settings:
             reasons.append("the cluster has no diagnostic settings")
         for category in missing:
-            detail = "; ".join(shortfalls[category])
+            detail = "; ".join(tally.shortfalls[category])
             reason = f"{category} is not exported to an accepted destination"
             reasons.append(f"{reason} ({detail})" if detail else reason)
         if not cluster.resource_id.isascii():
             reasons.append(NON_ASCII_NOTE)
-    else:
-        status = Status.PASS
-        by_settings: dict[tuple[str, ...], list[str]] = {}
-        for category in required:
-            by_settings.setdefault(tuple(covered[category]), []).append(category)
-        reasons.extend(f"{', '.join(cats)} exported by {', '.join(names)}" for names, cats in by_settings.items())
+        return Status.FAIL, reasons
+    by_settings: dict[tuple[str, ...], list[str]] = {}
+    for category in policy.required_categories:
+        by_settings.setdefault(tuple(tally.covered[category]), []).append(category)
+    reasons.extend(f"{', '.join(cats)} exported by {', '.join(names)}" for names, cats in by_settings.items())
+    return Status.PASS, reasons
 
-    return _finding(cluster, policy, status, missing, [*reasons, *notes], evidence)
+
+class _Tally:
+    """Every setting weighed per required category: what counts, what does not and why, what was read."""
+
+    def __init__(self, cluster: Cluster, policy: Policy, groups: CategoryGroups | None, trail: Trail | None) -> None:
+        self._cluster = cluster
+        self._policy = policy
+        self._groups = groups
+        self._trail = trail
+        required = policy.required_categories
+        self.covered: dict[str, list[str]] = {category: [] for category in required}  # settings exporting it
+        self.shortfalls: dict[str, list[str]] = {category: [] for category in required}  # why near misses fail
+        self.doubts: dict[str, list[str]] = {category: [] for category in required}  # unverifiable, under strict
+        self.unresolved: set[str] = set()
+        self.warnings: list[str] = []
+        self.evidence: list[Evidence] = []
+
+    def missing(self) -> tuple[str, ...]:
+        return tuple(category for category in self._policy.required_categories if not self.covered[category])
+
+    def add(self, setting: DiagnosticSetting) -> None:
+        sent = arm_rules.exported(setting, self._groups)
+        self.unresolved |= sent.unresolved
+        named_off = arm_rules.disabled(setting, self._groups)
+        destinations = arm_rules.destinations(setting)
+        sender = Sender(
+            self._cluster.resource_id, self._cluster.stopped, setting.name, setting.dedicated, setting.created_at
+        )
+        checks: dict[str, DestinationEvidence] = {}
+        exported = []
+        for category in self._policy.required_categories:
+            if sent.sends(category):
+                exported.append(category)
+                if self._counts(setting.name, category, destinations, sender, checks):
+                    self.covered[category].append(setting.name)
+            elif named_off.sends(category):
+                self.shortfalls[category].append(f"setting {setting.name} lists it but disabled")
+        kinds = tuple(str(kind) for kind in destinations)
+        self.evidence.append(Evidence(setting.name, kinds, tuple(sorted(exported)), tuple(checks.values())))
+
+    def _counts(
+        self,
+        name: str,
+        category: str,
+        destinations: Mapping[Destination, str],
+        sender: Sender,
+        checks: dict[str, DestinationEvidence],
+    ) -> bool:
+        """True when some destination of the setting keeps `category`; otherwise the shortfalls say why."""
+        if not destinations:
+            self.shortfalls[category].append(f"setting {name} has no destination")
+            return False
+        counted = False
+        for kind, target in destinations.items():
+            allowed = self._policy.allowed_workspaces
+            if kind not in self._policy.accepted_destinations:
+                self.shortfalls[category].append(
+                    f"setting {name} sends it to {kind}, which is not an accepted destination"
+                )
+            elif kind is Destination.WORKSPACE and allowed and resource_key(target) not in allowed:
+                self.shortfalls[category].append(f"setting {name} sends it to workspace {target}, which is not allowed")
+            else:
+                counted |= self._keeps(name, category, kind, target, sender, checks)
+        return counted
+
+    def _keeps(
+        self,
+        name: str,
+        category: str,
+        kind: Destination,
+        target: str,
+        sender: Sender,
+        checks: dict[str, DestinationEvidence],
+    ) -> bool:
+        """Whether an accepted destination keeps the category, as far as the trail shows (without one, it does)."""
+        key = resource_key(target)
+        state = self._trail.states.get(key) if self._trail is not None else None
+        if self._trail is None or state is None:
+            return True
+        expect = self._policy.expectations
+        strict = expect.check is DestinationCheck.STRICT
+        verdict = judge(state, self._trail.records.get(key), category, sender, expect, self._trail.now)
+        unverified = verdict.health is Health.UNVERIFIED
+        for note in (verdict.warning, verdict.reason if unverified and not strict else ""):
+            if note and note not in self.warnings:
+                self.warnings.append(note)
+        if verdict.health is Health.LOST:
+            self.shortfalls[category].append(f"setting {name} sends it to {verdict.reason}")
+        elif unverified and strict:
+            self.doubts[category].append(verdict.reason)
+        detail = verdict.reason or verdict.warning
+        _record(checks, key, DestinationEvidence(target, kind, str(verdict.health), state.said, detail))
+        # An unverified destination neither passes nor fails by itself: unless strict, it counts as configured.
+        return verdict.health is Health.KEEPS or (unverified and not strict)
+
+
+_WORST_LAST = [str(Health.KEEPS), str(Health.UNVERIFIED), str(Health.LOST)]
+
+
+def _record(checks: dict[str, DestinationEvidence], key: str, check: DestinationEvidence) -> None:
+    """Keep the worst result per destination over the categories it was judged for."""
+    earlier = checks.get(key)
+    if earlier is None or _WORST_LAST.index(check.result) > _WORST_LAST.index(earlier.result):
+        checks[key] = check
 
 
 def unreadable(cluster: Cluster, reason: str, policy: Policy, today: date) -> Finding:
@@ -218,22 +330,3 @@ def _finding(
         evidence=tuple(evidence),
         portal_url=portal_url(policy, cluster.resource_id),
     )
-
-
-def _destination_problem(setting_name: str, destinations: Mapping[Destination, str], policy: Policy) -> str | None:
-    """None when some destination of the setting is accepted, else why none is."""
-    if not destinations:
-        return f"setting {setting_name} has no destination"
-    problems: list[str] = []
-    for kind, target in destinations.items():
-        if kind not in policy.accepted_destinations:
-            problems.append(f"setting {setting_name} sends it to {kind}, which is not an accepted destination")
-        elif (
-            kind is Destination.WORKSPACE
-            and policy.allowed_workspaces
-            and resource_key(target) not in policy.allowed_workspaces
-        ):
-            problems.append(f"setting {setting_name} sends it to workspace {target}, which is not allowed")
-        else:
-            return None
-    return "; ".join(problems)

@@ -14,19 +14,25 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 
 from auditor import arm_rules, rule
+from auditor.arm_rules import CategoryGroups
 from auditor.azure.connection import ArmConnection
+from auditor.azure.delivery import DeliveryReader
+from auditor.azure.destinations import DestinationReader
 from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_azure_failure, is_transient
 from auditor.azure.inventory import ProviderNotRegistered, SubscriptionInfo, Unlisted, iter_clusters, list_subscriptions
 from auditor.azure.remediator import Remediator
 from auditor.azure.transport import call_budget
+from auditor.destinations import DestinationCheck, Records
 from auditor.events import Expectation
-from auditor.model import Cluster, Finding
+from auditor.model import Cluster, Destination, DiagnosticSetting, Finding
+from auditor.resource_id import resource_key
+from auditor.rule import Trail
 from auditor.settings import Settings
 
 LOGGER = logging.getLogger("auditor")
@@ -62,6 +68,12 @@ class Judge:
         self._today = today
         self._groups = CategoryGroupCache()
         self._remediator = Remediator(settings, connection, today) if settings.remediation.enabled else None
+        expect = self._policy.expectations
+        reads = expect.check is not DestinationCheck.OFF or expect.min_retention_days or expect.lookback_hours
+        self.destinations = (
+            DestinationReader(connection, settings.required_categories, expect.min_retention_days) if reads else None
+        )
+        self.delivery = DeliveryReader(settings, connection) if expect.lookback_hours else None
 
     async def judge(
         self, cluster: Cluster, raise_transient: bool = False, expectation: Expectation | None = None
@@ -102,10 +114,40 @@ class Judge:
                 if raise_transient and is_transient(exc):
                     raise
                 _log_if_bug(exc, cluster)
-        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes)
+        trail = await self._trail(cluster, settings, groups) if self.destinations is not None else None
+        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes, trail)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)
         return finding
+
+    async def _trail(
+        self, cluster: Cluster, settings: Sequence[DiagnosticSetting], groups: CategoryGroups | None
+    ) -> Trail:
+        """Read every accepted destination that carries a required category (once per scan each) and,
+        with delivery checks on, what it holds of this cluster."""
+        assert self.destinations is not None
+        wanted: dict[str, tuple[Destination, str, set[str]]] = {}  # destination key -> (kind, ID, categories)
+        for setting in settings:
+            sent = arm_rules.exported(setting, groups)
+            categories = {category for category in self._policy.required_categories if sent.sends(category)}
+            for kind, target in arm_rules.destinations(setting).items() if categories else ():
+                if kind in self._policy.accepted_destinations:
+                    wanted.setdefault(resource_key(target), (kind, target, set()))[2].update(categories)
+        read = await asyncio.gather(*(self.destinations.state(kind, target) for kind, target, _ in wanted.values()))
+        states = dict(zip(wanted, read, strict=True))
+        records: dict[str, Records] = {}
+        delivery = self.delivery
+        if delivery is None:
+            return Trail(states, records, datetime.now(UTC))
+        for key, (kind, _, categories) in wanted.items():
+            state = states[key]
+            if not (state.readable and state.exists):
+                continue
+            if kind is Destination.WORKSPACE and state.customer_id:
+                records[key] = await delivery.workspace(state.customer_id)
+            elif kind is Destination.STORAGE and state.blob_endpoint:
+                records[key] = await delivery.blobs(state.blob_endpoint, cluster.resource_id, sorted(categories))
+        return Trail(states, records, datetime.now(UTC))
 
 
 def _log_if_bug(exc: BaseException, cluster: Cluster) -> None:

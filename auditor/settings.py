@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from auditor.clouds import CLOUDS, Cloud
 from auditor.control import CUSTOM_PROFILE, AppliedControl
 from auditor.control.c0254 import C0254
+from auditor.destinations import DestinationCheck, Expectations
 from auditor.model import Destination, RemediationMode
 from auditor.resource_id import is_subscription_id, parse_workspace_id, resource_key
 from auditor.rule import Policy
@@ -31,6 +34,9 @@ DEFAULT_EXEMPT_TAG = "aks-audit-exempt"
 DEFAULT_WEBHOOK_HOSTS = ("*.webhook.office.com", "*.logic.azure.com", "*.powerplatform.com", "*.eventgrid.azure.net")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class ConfigError(ValueError):
@@ -126,6 +132,10 @@ class Settings:
     arm_endpoint: str = "https://management.azure.com"
     arm_audience: str = "https://management.azure.com"
     subscriptions: tuple[str, ...] = ()
+    destination_check: DestinationCheck = DestinationCheck.LENIENT
+    min_retention_days: int = 0
+    delivery_lookback_hours: float = 0.0
+    logs_endpoint: str = "https://api.loganalytics.io"
     max_concurrency: int = 32
     http_timeout_seconds: float = 20.0
     create_grace_seconds: int = 900
@@ -167,6 +177,21 @@ class Settings:
             arm_endpoint=endpoint,
             arm_audience=audience,
             subscriptions=parse_subscriptions("AUDITOR_SUBSCRIPTIONS", _split(get("AUDITOR_SUBSCRIPTIONS"))),
+            destination_check=_choice(
+                "AUDITOR_DESTINATION_CHECK",
+                get("AUDITOR_DESTINATION_CHECK"),
+                DestinationCheck,
+                DestinationCheck.LENIENT,
+            ),
+            min_retention_days=int(
+                _number("AUDITOR_MIN_RETENTION_DAYS", get("AUDITOR_MIN_RETENTION_DAYS"), 0, 0, 36500, True)
+            ),
+            delivery_lookback_hours=_number(
+                "AUDITOR_DELIVERY_LOOKBACK_HOURS", get("AUDITOR_DELIVERY_LOOKBACK_HOURS"), 0.0, 0.0, 2160.0, False
+            ),
+            logs_endpoint=_https_url("AUDITOR_LOGS_ENDPOINT", logs)
+            if (logs := get("AUDITOR_LOGS_ENDPOINT"))
+            else (cloud.logs_endpoint),
             max_concurrency=int(_number("AUDITOR_MAX_CONCURRENCY", get("AUDITOR_MAX_CONCURRENCY"), 32, 1, 512, True)),
             http_timeout_seconds=_number(
                 "AUDITOR_HTTP_TIMEOUT_SECONDS", get("AUDITOR_HTTP_TIMEOUT_SECONDS"), 20.0, 0.05, 600.0, False
@@ -200,7 +225,18 @@ class Settings:
             allowed_workspaces=frozenset(resource_key(ws) for ws in self.allowed_workspaces),
             exempt_tag=self.exempt_tag,
             portal_url=self.cloud.portal,
+            expectations=Expectations(self.destination_check, self.min_retention_days, self.delivery_lookback_hours),
         )
+
+
+def _choice(name: str, raw: str | None, kind: type[E], default: E) -> E:
+    """One member of a StrEnum setting, by its value in any case."""
+    if raw is None:
+        return default
+    choices = {str(member): member for member in kind}
+    if raw.lower() not in choices:
+        raise ConfigError(f"{name}={raw.lower()!r} is not one of {', '.join(choices)}")
+    return choices[raw.lower()]
 
 
 def _split(raw: str | None) -> list[str]:
@@ -377,11 +413,7 @@ _SETTING_NAME = re.compile(r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,127}$")
 
 
 def _remediation(get: Callable[[str], str | None]) -> RemediationSettings:
-    raw_mode = (get("AUDITOR_REMEDIATION_MODE") or "off").lower()
-    modes = {str(mode): mode for mode in RemediationMode}
-    if raw_mode not in modes:
-        raise ConfigError(f"AUDITOR_REMEDIATION_MODE={raw_mode!r} is not one of {', '.join(modes)}")
-    mode = modes[raw_mode]
+    mode = _choice("AUDITOR_REMEDIATION_MODE", get("AUDITOR_REMEDIATION_MODE"), RemediationMode, RemediationMode.OFF)
     workspace = get("AUDITOR_REMEDIATION_WORKSPACE_ID") or ""
     name = get("AUDITOR_REMEDIATION_SETTING_NAME") or "aks-audit-logs"
     if not _SETTING_NAME.match(name):

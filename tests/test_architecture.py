@@ -21,6 +21,7 @@ PURE = {
     "auditor.clouds",
     "auditor.control",
     "auditor.control.c0254",
+    "auditor.destinations",
     "auditor.events",
     "auditor.messages",
     "auditor.model",

@@ -14,8 +14,10 @@ It follows no redirects (ARM sends none; a redirect could carry the token elsewh
 
 from __future__ import annotations
 
+import re
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from azure.core.credentials_async import AsyncTokenCredential
@@ -54,11 +56,20 @@ class WriteBlockedError(AzureError):
 
 
 class ReadOnlyPolicy(AsyncHTTPPolicy[Any, Any]):
-    """Without remediation the auditor is strictly read-only: refuse anything but GET."""
+    """Without remediation the auditor is strictly read-only: refuse anything but GET, and the one
+    POST that only reads, when a client names it (a Log Analytics query)."""
+
+    def __init__(self, reading_posts: re.Pattern[str] | None = None) -> None:
+        super().__init__()
+        self._reading_posts = reading_posts
 
     async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         method = request.http_request.method
-        if method not in {"GET", "HEAD"}:
+        path = urlsplit(request.http_request.url).path
+        reads = method in {"GET", "HEAD"} or (
+            method == "POST" and self._reading_posts is not None and self._reading_posts.fullmatch(path) is not None
+        )
+        if not reads:
             raise WriteBlockedError(f"refused to send {method} {request.http_request.url}: the auditor is read-only")
         return await self.next.send(request)
 
@@ -107,6 +118,22 @@ class ArmConnection:
     @property
     def arm_endpoint(self) -> str:
         return self._settings.arm_endpoint
+
+    @property
+    def http_timeout_seconds(self) -> float:
+        return self._settings.http_timeout_seconds
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared pooled session, for the other services' SDK clients of this run (Log Analytics, Storage)."""
+        if self._session is None:
+            raise RuntimeError("ArmConnection used outside 'async with'")
+        return self._session
+
+    def own(self, client: Any) -> Any:
+        """Close `client` with the connection (before the session it shares)."""
+        self._clients.append(client)
+        return client
 
     @property
     def credential(self) -> AsyncTokenCredential:

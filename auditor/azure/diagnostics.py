@@ -10,6 +10,7 @@ about the cluster (it exports nothing), not a failure to read it.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -58,7 +59,17 @@ def setting_from_sdk(resource: Any) -> DiagnosticSetting:
         event_hub_authorization_rule_id=text(resource.event_hub_authorization_rule_id),
         event_hub_name=text(resource.event_hub_name),
         marketplace_partner_id=text(resource.marketplace_partner_id),
+        dedicated=text(resource.log_analytics_destination_type).lower() == "dedicated",
+        created_at=_created_at(resource),
     )
+
+
+def _created_at(resource: Any) -> datetime | None:
+    """systemData.createdAt (the SDK parses it to a datetime); None when ARM does not say."""
+    created = getattr(getattr(resource, "system_data", None), "created_at", None)
+    if not isinstance(created, datetime):
+        return None
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 class CategoryGroupCache:

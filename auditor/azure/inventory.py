@@ -202,6 +202,7 @@ def cluster_from_arm(item: Any, subscription_id: str) -> Cluster:
         location=_optional(item, "location", str) or "",
         tags=_tags(item.get("tags")),
         provisioning_state=_optional(properties, "provisioningState", str, "properties.") or "",
+        power_state=_optional(_optional(properties, "powerState", dict, "properties.") or {}, "code", str) or "",
     )
 
 

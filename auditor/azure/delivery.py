@@ -1,0 +1,141 @@
+"""Whether audit records really arrive: one Log Analytics query per workspace, blob listings per storage.
+
+A workspace is asked once per scan, for every cluster that sends there at once: the newest
+record per cluster and category in the resource-specific tables (AKSAudit, AKSAuditAdmin,
+AKSControlPlane) and in AzureDiagnostics (settings without `Dedicated`), through
+azure-monitor-query's async LogsQueryClient on the scan's credential and pooled session. The
+query API's POST only reads: the read-only guard lets exactly that path through. A storage
+account is listed per cluster and category, day by day over the lookback, under the prefix
+resource logs land in (destinations.blob_prefix); that needs Storage Blob Data Reader.
+
+A query or listing that cannot run leaves delivery unverified (never a guess), saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline.transport import AioHttpTransport
+from azure.monitor.query import LogsQueryPartialResult
+from azure.monitor.query.aio import LogsQueryClient
+from azure.storage.blob.aio import BlobServiceClient
+
+from auditor.azure import transport
+from auditor.azure.connection import ArmConnection, ReadOnlyPolicy
+from auditor.azure.errors import describe
+from auditor.destinations import Records, blob_prefix, newest_records
+from auditor.settings import Settings
+
+STORAGE_AUDIENCE = "https://storage.azure.com"
+_QUERY_PATH = re.compile(r"/v1/workspaces/[^/]+/query")
+# One query per workspace: the newest record of every cluster and category it holds. `isfuzzy`
+# lets the union run in a workspace that never received one of the tables.
+QUERY = """union withsource=SourceTable isfuzzy=true
+    (AKSAudit | summarize Last = max(TimeGenerated) by ResourceId = tolower(_ResourceId) | extend Category = "kube-audit"),
+    (AKSAuditAdmin | summarize Last = max(TimeGenerated) by ResourceId = tolower(_ResourceId) | extend Category = "kube-audit-admin"),
+    (AKSControlPlane | summarize Last = max(TimeGenerated) by ResourceId = tolower(_ResourceId), Category = tolower(Category)),
+    (AzureDiagnostics | where ResourceProvider == "MICROSOFT.CONTAINERSERVICE" | summarize Last = max(TimeGenerated) by ResourceId = tolower(ResourceId), Category = tolower(Category))
+| project ResourceId, Category, Last, SourceTable"""  # noqa: E501 (KQL reads best one table per line)
+
+
+class DeliveryReader:
+    """Records of one scan: each workspace queried once; blob listings bounded like every other call."""
+
+    def __init__(self, settings: Settings, connection: ArmConnection) -> None:
+        self._connection = connection
+        self._lookback = timedelta(hours=settings.delivery_lookback_hours)
+        self._since = datetime.now(UTC) - self._lookback
+        self._timeout = settings.http_timeout_seconds
+        options: dict[str, Any] = {
+            "transport": AioHttpTransport(session=connection.session, session_owner=False),
+            "retry_total": transport.RETRIES,
+            "retry_backoff_factor": transport.BACKOFF_FACTOR,
+            "connection_timeout": settings.http_timeout_seconds,
+            "read_timeout": settings.http_timeout_seconds,
+        }
+        self._blob_options = {**options, "per_retry_policies": [ReadOnlyPolicy()], "audience": STORAGE_AUDIENCE}
+        self._logs = connection.own(
+            LogsQueryClient(
+                connection.credential,
+                endpoint=settings.logs_endpoint,
+                per_retry_policies=[ReadOnlyPolicy(reading_posts=_QUERY_PATH)],
+                **options,
+            )
+        )
+        self._queries: dict[str, asyncio.Task[Records]] = {}
+        self._blob_clients: dict[str, BlobServiceClient] = {}
+
+    @property
+    def queries(self) -> int:
+        """Workspaces queried so far (for the benchmark's cost figures)."""
+        return len(self._queries)
+
+    def workspace(self, customer_id: str) -> asyncio.Task[Records]:
+        """The workspace's records, from one query shared by every cluster that sends there."""
+        key = customer_id.lower()
+        if key not in self._queries:
+            self._queries[key] = asyncio.ensure_future(self._query(customer_id))
+        return self._queries[key]
+
+    async def _query(self, customer_id: str) -> Records:
+        try:
+            answer = await self._logs.query_workspace(customer_id, QUERY, timespan=self._lookback)
+        except Exception as exc:
+            return Records(self._since, failure=f"the query could not run ({describe(exc, self._timeout)})")
+        partial = ""
+        tables = answer.tables
+        if isinstance(answer, LogsQueryPartialResult):
+            partial = str(getattr(answer.partial_error, "message", "") or "partial error")
+            tables = answer.partial_data
+        rows = []
+        for table in tables:
+            columns = {name: index for index, name in enumerate(table.columns)}
+            if not {"ResourceId", "Category", "Last"} <= columns.keys():
+                return Records(self._since, failure="the query answered without the columns it asks for")
+            for row in table.rows:
+                moment = row[columns["Last"]]
+                if isinstance(moment, datetime):
+                    rows.append((str(row[columns["ResourceId"]]), str(row[columns["Category"]]), moment))
+        return Records(self._since, newest_records(rows), partial=partial)
+
+    async def blobs(self, endpoint: str, cluster_id: str, categories: list[str]) -> Records:
+        """The newest blob of each category for the cluster, listed day by day back to the lookback's start."""
+        client = self._blob_clients.get(endpoint)
+        if client is None:
+            client = BlobServiceClient(endpoint, self._connection.credential, **self._blob_options)
+            self._blob_clients[endpoint] = self._connection.own(client)
+        rows = []
+        try:
+            for category in categories:
+                container = client.get_container_client(f"insights-logs-{category}")
+                for day in _days(self._since, datetime.now(UTC)):
+                    prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
+                    try:
+                        async for blob in container.list_blobs(name_starts_with=prefix):
+                            if blob.last_modified is not None and blob.last_modified >= self._since:
+                                rows.append((cluster_id, category, blob.last_modified))
+                    except ResourceNotFoundError:  # no such container: nothing ever arrived
+                        break
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                reason = "the identity may not list its blobs (403); grant it Storage Blob Data Reader"
+            else:
+                reason = describe(exc, self._timeout)
+            return Records(self._since, failure=reason)
+        except Exception as exc:
+            return Records(self._since, failure=describe(exc, self._timeout))
+        return Records(self._since, newest_records(rows))
+
+
+def _days(since: datetime, until: datetime) -> list[str]:
+    """The `y=YYYY/m=MM/d=DD/` path parts of every UTC day from `since` to `until`."""
+    days = []
+    day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= until:
+        days.append(f"y={day:%Y}/m={day:%m}/d={day:%d}/")
+        day += timedelta(days=1)
+    return days
