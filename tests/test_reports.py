@@ -13,7 +13,10 @@ import html.parser
 import io
 import json
 import re
+import shlex
+import subprocess
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +29,8 @@ from hypothesis import strategies as st
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
+from auditor import __version__
+from auditor.control import AppliedControl
 from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogEntry, Status
 from auditor.report.csv_report import COLUMNS, render_csv
 from auditor.report.document import ScanResult
@@ -35,6 +40,7 @@ from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+MULTITOOL = ROOT / "node_modules" / ".bin" / "sarif-multitool"  # npm @microsoft/sarif-multitool (package.json)
 
 PROD = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 STAGING = "5c2a9d3e-7f41-4b8e-9a06-2d7e3c1b8f52"
@@ -317,6 +323,7 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     assert "az monitor diagnostic-settings create" in rule["help"]["markdown"]
     assert "kube-audit-admin" in rule["help"]["text"]
     assert run["invocations"] == [{"executionSuccessful": False, "endTimeUtc": "2026-11-26T21:00:00Z"}]
+    assert run["automationDetails"] == {"id": "aks-audit-auditor/C-0254/cis/2026-11-26T21:00:00Z"}
 
     results = run["results"]
     assert [(r["properties"]["status"], r["level"]) for r in results] == [("fail", "error")] * 4 + [
@@ -344,6 +351,109 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     forbidden = by_name["aks-reporting-prod-neu"]["message"]["text"]
     assert forbidden.startswith("Could not read the diagnostic settings of AKS cluster aks-reporting-prod-neu")
     assert forbidden.endswith(FORBIDDEN)
+
+
+def test_sarif_names_the_tool_with_the_project_version():
+    (run,) = sarif(REALISTIC)["runs"]
+    driver = run["tool"]["driver"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert __version__ == project["version"]
+    assert (driver["version"], driver["semanticVersion"]) == (__version__, __version__)
+    assert driver["fullName"] == f"aks-audit-auditor {__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", driver["semanticVersion"])  # Semantic Versioning 2.0, as SARIF asks
+
+
+def test_sarif_category_is_the_same_every_scan_and_differs_by_profile():
+    def category(result: ScanResult) -> str:
+        automation = sarif(result)["runs"][0]["automationDetails"]["id"]
+        category, _, instance = automation.rpartition("/")  # SARIF 2.1.0 §3.17.3: the last part is the run
+        assert instance == result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return category
+
+    later = dataclasses.replace(REALISTIC, scanned_at=datetime(2026, 11, 27, 9, 30, tzinfo=UTC), findings=[])
+    assert category(REALISTIC) == category(later) == "aks-audit-auditor/C-0254/cis"
+    admin_only = dataclasses.replace(
+        REALISTIC, control=AppliedControl(CIS.control, "cost-aware", ("kube-audit-admin",))
+    )
+    assert category(admin_only) == "aks-audit-auditor/C-0254/cost-aware"
+
+
+def multitool_complaints(logs: dict[str, dict[str, Any]], workdir: Path) -> dict[str, list[str]]:
+    """Errors and warnings of Microsoft's SARIF multitool on each log, by name: `RULE: message`.
+
+    `validate` with the base rules (Sarif) and those of GitHub code scanning (Gh), GitHub
+    Advanced Security (Ghas) and GitHub Advanced Security for Azure DevOps (Ado), in one run;
+    its own SARIF output (`--output`, overwritten with `--log ForceOverwrite`) lists what it
+    found, a result without `level` being a warning (SARIF 2.1.0 §3.27.10). The npm launcher
+    (bin.js of @microsoft/sarif-multitool) passes its arguments through a shell, so each is
+    quoted for it.
+    """
+    if not MULTITOOL.exists():
+        pytest.fail(f"{MULTITOOL} is missing: run `bash scripts/bootstrap --with-test-tools` (npm ci)")
+    paths = {}
+    for name, log in logs.items():
+        paths[name] = workdir / f"{name}.sarif"
+        paths[name].write_text(json.dumps(log), encoding="utf-8")
+    output = workdir / "validation.sarif"
+    arguments = ["validate", *map(str, paths.values()), "--rule-kind", "Sarif;Gh;Ghas;Ado"]
+    arguments += ["--output", str(output), "--log", "ForceOverwrite"]
+    ran = subprocess.run(
+        [str(MULTITOOL), *map(shlex.quote, arguments)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    (validation,) = json.loads(output.read_text(encoding="utf-8"))["runs"]
+    rules = validation["tool"]["driver"].get("rules", [])
+    by_uri = {path.as_uri(): name for name, path in paths.items()}
+    complaints: dict[str, list[str]] = {name: [] for name in logs}
+    for result in validation.get("results", []):
+        if result.get("level", "warning") not in ("error", "warning"):
+            continue
+        template = rules[result["ruleIndex"]]["messageStrings"][result["message"]["id"]]["text"]
+        text = template.format(*result["message"].get("arguments", []))
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        complaints[by_uri[uri]].append(f"{result['ruleId']}: {text}")
+    return complaints
+
+
+# The multitool's Azure DevOps rules GHAzDO1019 and GHAzDO1020 (multitool 5.5 and later) ask for
+# the identity of the pipeline run that produced the log, which the service reads to attach the
+# log to its pipeline: an id `azuredevops/pipeline/build/<org>/<project>/<buildDefinitionId>/
+# <phaseId>/<branch>/<buildId>` and four properties naming the build definition and phase. Only
+# a run inside that pipeline knows them (Azure Pipelines' predefined variables); these values
+# stand for one.
+PIPELINE_RUN = {
+    "id": "azuredevops/pipeline/build/contoso/platform/42/1be018db-a340-454c-8c30-e6880b238463/refs/heads/main/977",
+    "properties": {
+        "azuredevops/pipeline/build/buildDefinitionId": "42",
+        "azuredevops/pipeline/build/buildDefinitionName": "aks-audit",
+        "azuredevops/pipeline/build/phaseId": "1be018db-a340-454c-8c30-e6880b238463",
+        "azuredevops/pipeline/build/phaseName": "scan",
+    },
+}
+
+
+def test_sarif_passes_the_multitool_rules_of_github_and_azure_devops(tmp_path: Path):
+    in_pipeline = sarif(REALISTIC)
+    in_pipeline["runs"][0]["automationDetails"] = PIPELINE_RUN
+    stripped = sarif(REALISTIC)  # the control: what the services need, taken out again
+    del stripped["runs"][0]["automationDetails"]
+    for key in ("fullName", "version", "semanticVersion"):
+        del stripped["runs"][0]["tool"]["driver"][key]
+    logs = {
+        "realistic": sarif(REALISTIC),
+        "hostile": sarif(hostile()),
+        "empty": sarif(ScanResult(CIS, SCANNED_AT, [], 0)),
+        "in-pipeline": in_pipeline,
+        "stripped": stripped,
+    }
+    complaints = multitool_complaints(logs, tmp_path)
+    rules = {name: sorted(line.split(":")[0] for line in lines) for name, lines in complaints.items()}
+
+    assert rules.pop("stripped") == ["GHAzDO1014", "GHAzDO1018", "SARIF2005"], complaints
+    assert rules.pop("in-pipeline") == [], complaints
+    # Outside a pipeline only the pipeline's identity is missing: four properties and the id's form.
+    expected = sorted(["GHAzDO1019"] * 4 + ["GHAzDO1020"])
+    assert rules == {"realistic": expected, "hostile": expected, "empty": expected}, complaints
 
 
 def test_sarif_reports_an_unlistable_subscription_and_success_without_errors():
