@@ -32,7 +32,7 @@ from support import CHROMIUM, CHROMIUM_ARGS, CIS
 from auditor import __version__
 from auditor.control import AppliedControl
 from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogEntry, Status
-from auditor.report.csv_report import COLUMNS, render_csv
+from auditor.report.csv_report import COLUMNS, FORMULA_CHARACTERS, render_csv
 from auditor.report.document import ScanResult
 from auditor.report.html import CHART_LIMIT, PAGE_SIZE, render_html
 from auditor.report.sarif import render_sarif
@@ -66,7 +66,6 @@ EVENT_HUB = (
 FORBIDDEN = (
     "forbidden (403 AuthorizationFailed): the identity cannot read this resource; grant it Reader on the subscription"
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cluster(subscription: str, group: str, name: str, location: str = "westeurope", **tags: str) -> Cluster:
@@ -204,14 +203,14 @@ def test_csv_rows_parse_back_one_per_finding_in_reading_order():
     hackathon = next(row for row in rows if row["name"] == "aks-hackathon-2023")
     assert hackathon["missingCategories"] == "kube-audit;kube-audit-admin"
     assert hackathon["reasons"] == (
-        "the cluster has no diagnostic settings; kube-audit is not exported to an accepted destination; "
+        "the cluster has no diagnostic settings\nkube-audit is not exported to an accepted destination\n"
         "kube-audit-admin is not exported to an accepted destination"
     )
     by_name = {finding.name: finding for finding in REALISTIC.findings}
     for row in rows:
         finding = by_name[row["name"]]
         assert row["resourceId"] == finding.resource_id
-        assert row["reasons"] == "; ".join(finding.reasons)
+        assert row["reasons"].split("\n") == list(finding.reasons)
 
 
 def test_csv_leaves_an_unknown_subscription_name_empty():
@@ -226,7 +225,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
         name='=HYPERLINK("https://evil.example","fix")',
         resource_group="-2+3",
         location="\tindented",
-        reasons=("@SUM(A1:A9)", "harmless"),
+        reasons=("@SUM(A1:A9)", "harmless", "-1 day"),
         missing_categories=("+cmd",),
         portal_url="\rhttps://portal.azure.com",
     )
@@ -236,27 +235,66 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
     assert rows[0]["name"] == '\'=HYPERLINK("https://evil.example","fix")'
     assert rows[0]["resourceGroup"] == "'-2+3"
     assert rows[0]["location"] == "'\tindented"
-    assert rows[0]["reasons"] == "'@SUM(A1:A9); harmless"
+    assert rows[0]["reasons"] == "'@SUM(A1:A9)\nharmless\n'-1 day"  # each reason starts a line
     assert rows[0]["missingCategories"] == "'+cmd"
     assert rows[0]["portalUrl"] == "'\rhttps://portal.azure.com"
     assert rows[0]["subscriptionName"] == "'@evil sub"
-    assert rows[1]["name"] == "aks-a=b+c"  # only a leading character makes a formula
+    assert rows[1]["name"] == "aks-a=b+c"  # a formula character inside a cell starts nothing
     assert rows[1]["resourceGroup"] == "rg-x"
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Contoso Lab;=1+1", "Contoso Lab;'=1+1"),  # Excel where `;` is the list separator splits here
+        ("Contoso Lab,=1+1", "Contoso Lab,'=1+1"),
+        ("Contoso Lab; =1+1", "Contoso Lab; =1+1"),  # a cell starting with a space is text
+        ('Contoso Lab;"=1+1"', 'Contoso Lab;\'"=1+1"'),  # a quoted cell runs a formula too
+        ("a;;@x,-y", "a;;'@x,'-y"),
+        ("tab\t=1+1", "tab\t'=1+1"),
+        ("\uff1d1+1", "'\uff1d1+1"),  # full-width, as an East Asian input method types it
+        ("Contoso Lab; +1 for audit", "Contoso Lab; +1 for audit"),
+    ],
+)
+def test_csv_defuses_formulas_wherever_a_spreadsheet_may_start_a_cell(text: str, shown: str):
+    finding = dataclasses.replace(REALISTIC.findings[3], name=text, reasons=(text,))
+    (row,) = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), {PROD: text}))
+    assert (row["name"], row["reasons"], row["subscriptionName"]) == (shown, shown, shown)
+
+
+def test_csv_keeps_a_reason_with_semicolons_as_one_reason():
+    reasons = (
+        "kube-audit is not exported to an accepted destination (setting stream-to-siem sends it to eventhub, "
+        "which is not an accepted destination; setting audit-paused lists it but disabled)",
+        "a reason an error message\nbroke over two lines",
+        "kube-audit-admin is not exported to an accepted destination",
+    )
+    finding = dataclasses.replace(REALISTIC.findings[3], reasons=reasons)
+    (row,) = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), NAMES))
+    assert row["reasons"].split("\n") == [reasons[0], "a reason an error message broke over two lines", reasons[2]]
+
+
+def starts_no_formula(cell: str) -> bool:
+    """Wherever a spreadsheet may start a cell (ours, and after each `,` `;` tab or line break),
+    what follows, past any quotes, is no formula."""
+    starts = [0, *(match.end() for match in re.finditer(r"[,;\t\r\n]", cell))]
+    return not any(cell[start:].lstrip('"').startswith(tuple(FORMULA_CHARACTERS)) for start in starts)
+
+
 @settings(max_examples=150, deadline=None)
-@given(name=st.text(), reason=st.text(), subscription_name=st.text())
-def test_csv_round_trips_any_text(name: str, reason: str, subscription_name: str):
-    finding = dataclasses.replace(REALISTIC.findings[3], name=name, reasons=(reason,))
+@given(name=st.text(), reasons=st.lists(st.text(), min_size=1, max_size=3), subscription_name=st.text())
+def test_csv_round_trips_any_text(name: str, reasons: list[str], subscription_name: str):
+    finding = dataclasses.replace(REALISTIC.findings[3], name=name, reasons=tuple(reasons))
     rows = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), {PROD: subscription_name}))
 
-    def shown(value: str) -> str:
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-
     assert len(rows) == 1
-    assert rows[0]["name"] == shown(name)
-    assert rows[0]["reasons"] == shown(reason)
-    assert rows[0]["subscriptionName"] == shown(subscription_name)
+    one_line = [" ".join(reason.splitlines()) for reason in reasons]
+    for cell, text in ((rows[0]["name"], name), (rows[0]["subscriptionName"], subscription_name)):
+        assert starts_no_formula(cell)
+        assert cell.replace("'", "") == text.replace("'", "")  # only apostrophes are added
+        assert cell == text or not starts_no_formula(text)  # and only where a formula could start
+    assert starts_no_formula(rows[0]["reasons"])
+    assert rows[0]["reasons"].replace("'", "").split("\n") == [reason.replace("'", "") for reason in one_line]
 
 
 # -------------------------------------------------------------------------------------------- SARIF
