@@ -41,6 +41,8 @@ from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 MULTITOOL = ROOT / "node_modules" / ".bin" / "sarif-multitool"  # npm @microsoft/sarif-multitool (package.json)
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm axe-core (package.json)
+LAPTOP, PHONE, LARGER_PHONE = 1360, 360, 390  # CSS pixels wide
 
 PROD = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 STAGING = "5c2a9d3e-7f41-4b8e-9a06-2d7e3c1b8f52"
@@ -609,10 +611,10 @@ class Watch:
         return not (self.console or self.page_errors or self.dialogs or self.requests)
 
 
-def open_report(browser: Browser, document: str, path: Path) -> tuple[Page, Watch]:
+def open_report(browser: Browser, document: str, path: Path, width: int = LAPTOP) -> tuple[Page, Watch]:
     """Open the report as a user would (a file), recording console output, errors, dialogs and requests."""
     path.write_text(document, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1360, "height": 900})  # a laptop
+    page = browser.new_page(viewport={"width": width, "height": 900})
     watch = Watch()
 
     def on_console(message: ConsoleMessage) -> None:
@@ -786,6 +788,90 @@ def test_html_stays_usable_with_ten_thousand_findings(browser: Browser, tmp_path
     page.get_by_role("button", name="Show all").click()
     expect(page.locator("#shown")).to_have_text(f"{errors:,} of 10,000 findings")
     assert visible_rows(page) == errors
+    assert watch.clean(), watch
+
+
+def axe_violations(page: Page) -> list[str]:
+    """What axe-core finds against WCAG 2.0 and 2.1, levels A and AA: `rule (impact): element, why`.
+
+    Playwright's evaluate goes through the DevTools protocol, which the page's Content-Security-Policy
+    does not govern, so axe checks the report exactly as delivered, its CSP still in force.
+    """
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `bash scripts/bootstrap --with-test-tools` (npm ci)")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {node['target']} {node['failureSummary']}"
+        for v in results["violations"]
+        for node in v["nodes"]
+    ]
+
+
+def sideways_overflow(page: Page) -> dict[str, int]:
+    """How many CSS pixels the page, and the findings table in its box, stick out sideways (0: none)."""
+    return page.evaluate("""() => {
+        const wrap = document.querySelector(".table-wrap");
+        return {
+            page: document.scrollingElement.scrollWidth - window.innerWidth,
+            table: wrap.scrollWidth - wrap.clientWidth,
+        };
+    }""")
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_html_report_meets_wcag_2_1_aa_by_axe(browser: Browser, tmp_path: Path, width: int):
+    page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html", width)
+    assert axe_violations(page) == []
+    assert watch.clean(), watch
+    # The control: the ERROR badge in its former orange, 4.37:1 on its background, is caught.
+    page.locator(".badge.s-error").first.evaluate("badge => { badge.style.color = '#b35900'; }")
+    assert [line.split(" ")[0] for line in axe_violations(page)] == ["color-contrast"]
+
+
+@pytest.mark.parametrize("width", [PHONE, LARGER_PHONE])
+def test_html_report_fits_a_phone_without_sideways_scrolling(browser: Browser, tmp_path: Path, width: int):
+    page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html", width)
+
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    bars = page.locator(".chart svg").evaluate_all("bars => bars.map(bar => bar.getBoundingClientRect().width)")
+    assert len(bars) == 3
+    assert min(bars) > width / 2  # a bar of its own line, not squeezed beside the name
+    # Each finding is a block of labelled cells, the labels written from the column headers.
+    first = page.locator("#findings tbody tr").first
+    labels = first.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert labels == [
+        "none",
+        "none",
+        *(f'"{label}"' for label in ("Resource group", "Subscription", "Location", "Missing categories", "Reasons")),
+        "none",
+    ]
+    assert first.get_by_role("link", name="Open in portal").is_visible()
+    # Sorting and filtering still work on the stacked rows.
+    page.get_by_role("button", name="Cluster").click()
+    assert column(page, 2) == sorted((f.name for f in REALISTIC.findings), key=str.lower)
+    page.get_by_label("Filter findings by status").select_option("error")
+    assert visible_rows(page) == 2
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    assert watch.clean(), watch
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_html_a_long_reason_without_break_points_wraps_instead_of_widening_the_page(
+    browser: Browser, tmp_path: Path, width: int
+):
+    token = ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 63)[:2000]  # say, a key in an error message: no break point
+    long = dataclasses.replace(REALISTIC.findings[3], reasons=(token,))
+    document = render_html(dataclasses.replace(REALISTIC, findings=[*REALISTIC.findings, long]), NAMES)
+    page, watch = open_report(browser, document, tmp_path / "long.html", width)
+
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    cell = page.locator("td.reasons", has_text=token[:40])
+    assert cell.evaluate("c => c.getBoundingClientRect().right") <= width
+    assert cell.evaluate("c => c.getBoundingClientRect().height") > 100  # wrapped onto many lines
     assert watch.clean(), watch
 
 
