@@ -4,6 +4,10 @@ One rule (the control, every word from its definition in auditor/control/); one 
 cluster that needs attention: `fail` as level `error`, `error` (settings unreadable) as level
 `warning`. Passing and exempt clusters produce no result, which is how code scanning learns
 that an alert was fixed.
+
+The run names its tool with a version and carries `automationDetails.id`, which Azure DevOps
+Advanced Security requires and GitHub code scanning reads as the analysis category; Microsoft's
+SARIF multitool checks both services' rules in tests/test_reports.py.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 from typing import Any
 from urllib.parse import quote
 
+from auditor import __version__
 from auditor.control import AppliedControl
 from auditor.model import Finding, Status
 from auditor.report.document import ScanResult, reading_order
@@ -78,20 +83,42 @@ def render_sarif(result: ScanResult) -> dict[str, Any]:
                 "tool": {
                     "driver": {
                         "name": TOOL_NAME,
+                        "fullName": f"{TOOL_NAME} {__version__}",
+                        "version": __version__,
+                        "semanticVersion": __version__,
                         "informationUri": result.control.control.help_url,
                         "rules": [_rule(result.control)],
                     }
                 },
+                "automationDetails": {"id": automation_id(result)},
                 "invocations": [
                     {
                         "executionSuccessful": not any(f.status is Status.ERROR for f in result.findings),
-                        "endTimeUtc": result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "endTimeUtc": _utc(result),
                     }
                 ],
                 "results": [_result(finding, result.control.control.id) for finding in findings],
             }
         ],
     }
+
+
+def automation_id(result: ScanResult) -> str:
+    """`aks-audit-auditor/C-0254/cis/2026-11-26T21:00:00Z`: the analysis category, then this run.
+
+    The part before the last `/` is the run's category, the rest identifies the run within it
+    (SARIF 2.1.0 §3.17.3, runAutomationDetails.id). Code scanning tells analyses of one commit
+    apart by category, a later upload superseding an earlier one of its category
+    (docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning),
+    so the category stays the same from scan to scan: tool, control and profile (another profile
+    requires other categories, so it is another analysis). The scan time tells the runs apart.
+    """
+    applied = result.control
+    return f"{TOOL_NAME}/{applied.control.id}/{applied.profile}/{_utc(result)}"
+
+
+def _utc(result: ScanResult) -> str:
+    return result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fingerprint(resource_id: str) -> str:
