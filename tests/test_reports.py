@@ -35,7 +35,7 @@ from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogE
 from auditor.report.csv_report import COLUMNS, FORMULA_CHARACTERS, render_csv
 from auditor.report.document import ScanResult
 from auditor.report.html import CHART_LIMIT, PAGE_SIZE, render_html
-from auditor.report.sarif import render_sarif
+from auditor.report.sarif import pipeline_run, render_sarif
 from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -456,25 +456,35 @@ def multitool_complaints(logs: dict[str, dict[str, Any]], workdir: Path) -> dict
 
 
 # The multitool's Azure DevOps rules GHAzDO1019 and GHAzDO1020 (multitool 5.5 and later) ask for
-# the identity of the pipeline run that produced the log, which the service reads to attach the
-# log to its pipeline: an id `azuredevops/pipeline/build/<org>/<project>/<buildDefinitionId>/
-# <phaseId>/<branch>/<buildId>` and four properties naming the build definition and phase. Only
-# a run inside that pipeline knows them (Azure Pipelines' predefined variables); these values
-# stand for one.
-PIPELINE_RUN = {
-    "id": "azuredevops/pipeline/build/contoso/platform/42/1be018db-a340-454c-8c30-e6880b238463/refs/heads/main/977",
-    "properties": {
-        "azuredevops/pipeline/build/buildDefinitionId": "42",
-        "azuredevops/pipeline/build/buildDefinitionName": "aks-audit",
-        "azuredevops/pipeline/build/phaseId": "1be018db-a340-454c-8c30-e6880b238463",
-        "azuredevops/pipeline/build/phaseName": "scan",
-    },
+# the identity of the pipeline run that produced the log: only a run inside that pipeline knows it,
+# from Azure Pipelines' predefined variables, which these values stand for.
+PIPELINE_ENVIRONMENT = {
+    "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+    "SYSTEM_TEAMPROJECT": "platform",
+    "SYSTEM_DEFINITIONID": "42",
+    "BUILD_DEFINITIONNAME": "aks-audit",
+    "SYSTEM_PHASEID": "1be018db-a340-454c-8c30-e6880b238463",
+    "SYSTEM_PHASENAME": "scan",
+    "BUILD_SOURCEBRANCH": "refs/heads/main",
+    "BUILD_BUILDID": "977",
 }
 
 
+def test_inside_azure_pipelines_the_log_names_its_pipeline_run_and_elsewhere_its_category():
+    run = pipeline_run(PIPELINE_ENVIRONMENT)
+    assert run is not None
+    assert run["id"] == (
+        "azuredevops/pipeline/build/contoso/platform/42/1be018db-a340-454c-8c30-e6880b238463/refs/heads/main/977"
+    )
+    assert run["properties"]["azuredevops/pipeline/build/phaseName"] == "scan"
+    older = {**PIPELINE_ENVIRONMENT, "SYSTEM_COLLECTIONURI": "https://contoso.visualstudio.com/"}
+    assert pipeline_run(older) == run
+    assert pipeline_run({**PIPELINE_ENVIRONMENT, "BUILD_BUILDID": ""}) is None
+    assert pipeline_run({}) is None
+
+
 def test_sarif_passes_the_multitool_rules_of_github_and_azure_devops(tmp_path: Path):
-    in_pipeline = sarif(REALISTIC)
-    in_pipeline["runs"][0]["automationDetails"] = PIPELINE_RUN
+    in_pipeline = render_sarif(REALISTIC, pipeline_run(PIPELINE_ENVIRONMENT))
     stripped = sarif(REALISTIC)  # the control: what the services need, taken out again
     del stripped["runs"][0]["automationDetails"]
     for key in ("fullName", "version", "semanticVersion"):

@@ -13,8 +13,9 @@ SARIF multitool checks both services' rules in tests/test_reports.py.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from auditor import __version__
 from auditor.control import AppliedControl
@@ -65,11 +66,12 @@ def _rule(applied: AppliedControl) -> dict[str, Any]:
     }
 
 
-def render_sarif(result: ScanResult) -> dict[str, Any]:
+def render_sarif(result: ScanResult, pipeline: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The SARIF log as a dict, ready for json.dumps.
 
     `executionSuccessful` is false when some cluster's settings could not be read: the run
-    finished, but its picture of the tenant is incomplete.
+    finished, but its picture of the tenant is incomplete. `pipeline` (pipeline_run()) names the
+    Azure Pipelines run that produced the log, when there is one.
     """
     findings = sorted(
         (f for f in result.findings if f.status in (Status.FAIL, Status.ERROR)),
@@ -90,7 +92,7 @@ def render_sarif(result: ScanResult) -> dict[str, Any]:
                         "rules": [_rule(result.control)],
                     }
                 },
-                "automationDetails": {"id": automation_id(result)},
+                "automationDetails": dict(pipeline) if pipeline else {"id": automation_id(result)},
                 "invocations": [
                     {
                         "executionSuccessful": not any(f.status is Status.ERROR for f in result.findings),
@@ -115,6 +117,57 @@ def automation_id(result: ScanResult) -> str:
     """
     applied = result.control
     return f"{TOOL_NAME}/{applied.control.id}/{applied.profile}/{_utc(result)}"
+
+
+def pipeline_run(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The identity Azure DevOps Advanced Security attaches a log by (the multitool's rules GHAzDO1019,
+    GHAzDO1020): `azuredevops/pipeline/build/<org>/<project>/<definition>/<phase>/<branch>/<build>` and
+    the definition's and phase's names, from Azure Pipelines' predefined variables. None outside a
+    pipeline run (or when one of them is missing)."""
+    values = {name: environ.get(name, "").strip() for name in _PIPELINE_VARIABLES}
+    if not all(values.values()):
+        return None
+    collection = urlsplit(values["SYSTEM_COLLECTIONURI"])
+    host, path = (collection.hostname or "").lower(), collection.path.strip("/")
+    # https://dev.azure.com/<org>/ or the older https://<org>.visualstudio.com/
+    organization = path.split("/")[0] if host == "dev.azure.com" else host.split(".")[0]
+    if not organization:
+        return None
+    run = "/".join(
+        [
+            "azuredevops/pipeline/build",
+            organization,
+            values["SYSTEM_TEAMPROJECT"],
+            values["SYSTEM_DEFINITIONID"],
+            values["SYSTEM_PHASEID"],
+            values["BUILD_SOURCEBRANCH"],
+            values["BUILD_BUILDID"],
+        ]
+    )
+    prefix = "azuredevops/pipeline/build"
+    return {
+        "id": run,
+        "properties": {
+            f"{prefix}/buildDefinitionId": values["SYSTEM_DEFINITIONID"],
+            f"{prefix}/buildDefinitionName": values["BUILD_DEFINITIONNAME"],
+            f"{prefix}/phaseId": values["SYSTEM_PHASEID"],
+            f"{prefix}/phaseName": values["SYSTEM_PHASENAME"],
+        },
+    }
+
+
+# Azure Pipelines' predefined variables (Azure DevOps docs, "Use predefined variables"), as the
+# agent exposes them to a script: upper case, dots as underscores.
+_PIPELINE_VARIABLES = (
+    "SYSTEM_COLLECTIONURI",
+    "SYSTEM_TEAMPROJECT",
+    "SYSTEM_DEFINITIONID",
+    "BUILD_DEFINITIONNAME",
+    "SYSTEM_PHASEID",
+    "SYSTEM_PHASENAME",
+    "BUILD_SOURCEBRANCH",
+    "BUILD_BUILDID",
+)
 
 
 def _utc(result: ScanResult) -> str:
