@@ -7,7 +7,7 @@ that an alert was fixed.
 
 The run names its tool with a version and carries `automationDetails.id`, which Azure DevOps
 Advanced Security requires and GitHub code scanning reads as the analysis category; Microsoft's
-SARIF multitool checks both services' rules in tests/test_reports.py.
+SARIF multitool checks both services' rules in tests/test_report_formats.py.
 """
 
 from __future__ import annotations
