@@ -133,8 +133,7 @@ def unescape(markdown: str) -> str:
 
 
 def schema_errors(card: dict[str, Any]) -> list[str]:
-    """The official schema's complaints, after stripping what only Teams knows (the `msteams` property, which
-    the schema's additionalProperties: false refuses)."""
+    """The official schema's complaints, after stripping what only Teams knows (the `msteams` property)."""
     plain = copy.deepcopy(card)
     plain.pop("msteams", None)
     return [error.message for error in Draft6Validator(SCHEMA).iter_errors(plain)]
@@ -359,7 +358,7 @@ def test_digest_lists_new_failures_then_reminders_then_resolutions_with_portal_l
     [message] = digest_messages(notices, SUMMARY, SCANNED, NAMES, CIS)
     card = card_of(message)
     shown = texts(card)
-    assert shown[1] == "C-0254 audit-log scan: 5 need action"
+    assert shown[1] == "C-0254 audit-log scan: 4 failing, 1 cannot be checked"
     assert "Scanned 2026-11-26 21:00 UTC" in shown
     assert card["body"][1]["type"] == "FactSet"
     assert {"title": "Fail", "value": "4"} in card["body"][1]["facts"]
@@ -395,8 +394,26 @@ def test_a_quiet_scan_is_one_message_that_says_so():
     assert card["body"][0]["style"] == "good"
     assert "C-0254 audit-log scan: 0 need action" in texts(card)
     assert "No cluster started failing, is due a reminder or was fixed." in texts(card)
-    singular = digest_messages([], {**SUMMARY, "fail": 1, "error": 0}, SCANNED, NAMES, CIS)
-    assert "C-0254 audit-log scan: 1 needs action" in texts(card_of(singular[0]))
+
+
+@pytest.mark.parametrize(
+    ("failing", "unreadable", "title"),
+    [
+        (0, 0, "0 need action"),
+        (1, 0, "1 failing"),
+        (2, 0, "2 failing"),
+        (0, 1, "1 cannot be checked"),
+        (0, 3, "3 cannot be checked"),
+        (2, 1, "2 failing, 1 cannot be checked"),
+        (1, 2, "1 failing, 2 cannot be checked"),
+    ],
+)
+def test_digest_title_counts_unreadable_clusters_apart_from_failures(failing: int, unreadable: int, title: str):
+    [message] = digest_messages([], {**SUMMARY, "fail": failing, "error": unreadable}, SCANNED, NAMES, CIS)
+    card = card_of(message)
+    assert texts(card)[1] == f"C-0254 audit-log scan: {title}"
+    assert card["body"][0]["style"] == ("attention" if failing or unreadable else "good")
+    assert schema_errors(card) == []
 
 
 def test_600_failures_split_into_numbered_parts_under_the_limit_and_none_is_lost():
@@ -410,7 +427,7 @@ def test_600_failures_split_into_numbered_parts_under_the_limit_and_none_is_lost
     total = len(messages)
     for number, message in enumerate(messages, start=1):
         title = texts(card_of(message))[1]
-        assert title == f"C-0254 audit-log scan: 5 need action (part {number} of {total})"
+        assert title == f"C-0254 audit-log scan: 4 failing, 1 cannot be checked (part {number} of {total})"
     kinds_in_order = [next(n.kind for n in notices if n.finding.name == name) for name in names]
     assert kinds_in_order == sorted(
         kinds_in_order, key=[NoticeKind.NEW, NoticeKind.REMINDER, NoticeKind.RESOLVED].index
@@ -519,7 +536,7 @@ def test_rendered_digest_links_every_cluster_to_its_portal_page(harness: Harness
     hrefs = {links.nth(i).get_attribute("href") for i in range(links.count())}
     encoded = str.maketrans({" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E"})
     assert hrefs == {notice.finding.portal_url.translate(encoded) for notice in notices}
-    assert "C-0254 audit-log scan: 5 need action" in frame.inner_text()
+    assert "C-0254 audit-log scan: 4 failing, 1 cannot be checked" in frame.inner_text()
 
 
 def test_readme_pictures(harness: Harness, tmp_path: Path):

@@ -114,10 +114,10 @@ def digest_messages(
     """
     ordered = sorted(notices, key=lambda notice: _digest_order(notice, subscription_names))
     counts = {kind: sum(1 for notice in ordered if notice.kind is kind) for kind in NoticeKind}
-    need_action = summary.get("fail", 0) + summary.get("error", 0)
+    to_act_on = (summary.get("fail", 0), summary.get("error", 0))  # failing, cannot be checked
     # Reserve the widest "part n of m" while packing; the real numbers are never longer.
     widest = len(ordered) + 1
-    budget = MAX_MESSAGE_BYTES - message_size(_digest_message(control, need_action, scanned_at, (widest, widest), []))
+    budget = MAX_MESSAGE_BYTES - message_size(_digest_message(control, to_act_on, scanned_at, (widest, widest), []))
 
     parts: list[list[dict[str, Any]]] = [_summary_elements(summary, bool(ordered))]
     used = _cost(parts[0])
@@ -137,7 +137,7 @@ def digest_messages(
 
     total = len(parts)
     return [
-        _digest_message(control, need_action, scanned_at, (number, total) if total > 1 else None, elements)
+        _digest_message(control, to_act_on, scanned_at, (number, total) if total > 1 else None, elements)
         for number, elements in enumerate(parts, start=1)
     ]
 
@@ -237,17 +237,26 @@ def _remediation_sentence(remediation: Remediation) -> str:
 
 def _digest_message(
     control: AppliedControl,
-    need_action: int,
+    to_act_on: tuple[int, int],
     scanned_at: datetime,
     part: tuple[int, int] | None,
     elements: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    title = f"{control.control.id} audit-log scan: {need_action} {'needs' if need_action == 1 else 'need'} action"
+    title = f"{control.control.id} audit-log scan: {_need_action(*to_act_on)}"
     if part is not None:
         title += f" (part {part[0]} of {part[1]})"
-    style = "attention" if need_action else "good"
+    style = "attention" if any(to_act_on) else "good"
     header = _header(control, style, None, title, f"Scanned {_when(scanned_at)}", size="Large")
     return teams_message(_card([header, *elements], []))
+
+
+def _need_action(failing: int, unreadable: int) -> str:
+    """`2 failing, 1 cannot be checked`: a cluster whose settings could not be read is not known to
+    fail, and it asks for other work (most often the auditor's access). Both zero: `0 need action`."""
+    phrases = [f"{failing} failing"] if failing else []
+    if unreadable:
+        phrases.append(f"{unreadable} cannot be checked")
+    return ", ".join(phrases) or "0 need action"
 
 
 def _summary_elements(summary: Mapping[str, int], any_notice: bool) -> list[dict[str, Any]]:

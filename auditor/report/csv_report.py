@@ -1,9 +1,17 @@
-"""`scan --output csv`: one row per finding, for spreadsheets and ticket imports."""
+"""`scan --output csv`: one row per finding, for spreadsheets and ticket imports.
+
+A cell lists several values in two ways. `missingCategories` joins category names with `;`
+(ARM category names hold none). `reasons` puts one reason per line: a line break inside a
+quoted cell is plain RFC 4180 and reads back unchanged, spreadsheets show it as lines of one
+cell, and no reason holds one, because a line break inside a reason becomes a space. A `; `
+would not do: reasons themselves say "…; setting x lists it but disabled".
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 
 from auditor.model import Finding
@@ -21,9 +29,17 @@ COLUMNS = (
     "portalUrl",
     "resourceId",
 )
+REASON_SEPARATOR = "\n"
 
-# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP "CSV Injection",
+# owasp.org/www-community/attacks/CSV_Injection), and as a precaution the full-width forms an East
+# Asian input method types, which Unicode NFKC normalisation turns into the ASCII ones.
+FORMULA_CHARACTERS = "=+-@\t\r\n\uff1d\uff0b\uff0d\uff20"
+# Where a spreadsheet may start a cell inside ours: OWASP warns that a field separator (`,`, or
+# `;` where it is the list separator, as in most of Europe, where Excel splits a comma-separated
+# file at `;`), tabs and line breaks start a new cell, and that quotes may stand before the
+# formula character. A `'` put at such a start makes the spreadsheet show the rest as text.
+_FORMULA_AT_CELL_START = re.compile(rf"(?:^|(?<=[,;\t\r\n]))(?=\"*[{re.escape(FORMULA_CHARACTERS)}])")
 
 
 def render_csv(result: ScanResult, subscription_names: Mapping[str, str]) -> str:
@@ -40,15 +56,15 @@ def render_csv(result: ScanResult, subscription_names: Mapping[str, str]) -> str
 
 
 def defuse(cell: str) -> str:
-    """Prefix a `'` to a cell a spreadsheet would run as a formula.
+    """Put a `'` wherever a spreadsheet could start a cell that it would run as a formula.
 
     Names, tags, reasons and subscription names come from Azure, where anyone with write
     access to a resource chooses them. A display name such as `=HYPERLINK("https://evil",
-    "fix")` or `@SUM(...)` would run when a reviewer opens the CSV in a spreadsheet app
-    (CSV/formula injection). The leading apostrophe makes the app show the text as text;
-    a program reading the CSV sees the apostrophe and can strip it.
+    "fix")`, `@SUM(...)` or `Contoso Lab;=1+1` would run when a reviewer opens the CSV in a
+    spreadsheet app (CSV/formula injection). The apostrophe makes the app show the text as
+    text; a program reading the CSV sees it and can strip it. Nothing else changes.
     """
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+    return _FORMULA_AT_CELL_START.sub("'", cell)
 
 
 def _cells(finding: Finding, subscription_names: Mapping[str, str]) -> tuple[str, ...]:
@@ -60,7 +76,7 @@ def _cells(finding: Finding, subscription_names: Mapping[str, str]) -> tuple[str
         subscription_names.get(finding.subscription_id, ""),
         finding.location,
         ";".join(finding.missing_categories),
-        "; ".join(finding.reasons),
+        REASON_SEPARATOR.join(" ".join(reason.splitlines()) for reason in finding.reasons),
         finding.portal_url,
         finding.resource_id,
     )

@@ -73,11 +73,23 @@ pass: the auditor could not read that cluster's settings, and the reason says wh
 
 @functools.cache
 def _assets() -> tuple[str, str]:
-    """The packaged stylesheet and script, read once (importlib.resources: works from any directory)."""
+    """The packaged stylesheet (with the cell labels) and script, read once (importlib.resources:
+    works from any directory)."""
     package = importlib.resources.files("auditor.report")
     return (
-        (package / "html_report.css").read_text(encoding="utf-8"),
+        (package / "html_report.css").read_text(encoding="utf-8") + _cell_labels(),
         (package / "html_report.js").read_text(encoding="utf-8"),
+    )
+
+
+def _cell_labels() -> str:
+    """Each findings cell's column name as `--label`, which the stylesheet shows with the cell on
+    narrow screens, where rows stack and no header stands above the values. Written from _COLUMNS,
+    so labels and headers agree; the badge and the name, first, speak for themselves."""
+    return "".join(
+        f'#findings td:nth-child({number}) {{ --label: "{label}"; }}\n'
+        for number, label in enumerate(_COLUMNS, start=1)
+        if number > 2
     )
 
 

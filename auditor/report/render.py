@@ -13,7 +13,7 @@ from auditor.reactions import Outcome
 from auditor.report.csv_report import render_csv
 from auditor.report.document import ScanResult
 from auditor.report.html import render_html
-from auditor.report.sarif import render_sarif
+from auditor.report.sarif import pipeline_run, render_sarif
 from auditor.report.table import COLOURS, detail, render_table
 
 SCAN_OUTPUTS = ("table", "json", "csv", "sarif", "html")
@@ -21,13 +21,14 @@ EVENT_OUTPUTS = ("table", "json")
 
 
 def render(output: str, result: ScanResult, names: Mapping[str, str], terminal: TextIO | None) -> str:
-    """The scan in one of SCAN_OUTPUTS; `terminal` (when writing to one) enables colour and width."""
+    """The scan in one of SCAN_OUTPUTS; `terminal` (when writing to one) enables colour and width. SARIF
+    names the Azure Pipelines run it comes from when the process runs in one."""
     if output == "json":
         return json.dumps(result.to_json(), indent=2) + "\n"
     if output == "csv":
         return render_csv(result, names)
     if output == "sarif":
-        return json.dumps(render_sarif(result), indent=2) + "\n"
+        return json.dumps(render_sarif(result, pipeline_run(os.environ)), indent=2) + "\n"
     if output == "html":
         return render_html(result, names)
     colour = terminal is not None and colour_enabled(terminal)

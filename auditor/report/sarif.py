@@ -4,14 +4,20 @@ One rule (the control, every word from its definition in auditor/control/); one 
 cluster that needs attention: `fail` as level `error`, `error` (settings unreadable) as level
 `warning`. Passing and exempt clusters produce no result, which is how code scanning learns
 that an alert was fixed.
+
+The run names its tool with a version and carries `automationDetails.id`, which Azure DevOps
+Advanced Security requires and GitHub code scanning reads as the analysis category; Microsoft's
+SARIF multitool checks both services' rules in tests/test_report_formats.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from auditor import __version__
 from auditor.control import AppliedControl
 from auditor.model import Finding, Status
 from auditor.report.document import ScanResult, reading_order
@@ -60,11 +66,12 @@ def _rule(applied: AppliedControl) -> dict[str, Any]:
     }
 
 
-def render_sarif(result: ScanResult) -> dict[str, Any]:
+def render_sarif(result: ScanResult, pipeline: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The SARIF log as a dict, ready for json.dumps.
 
     `executionSuccessful` is false when some cluster's settings could not be read: the run
-    finished, but its picture of the tenant is incomplete.
+    finished, but its picture of the tenant is incomplete. `pipeline` (pipeline_run()) names the
+    Azure Pipelines run that produced the log, when there is one.
     """
     findings = sorted(
         (f for f in result.findings if f.status in (Status.FAIL, Status.ERROR)),
@@ -78,20 +85,93 @@ def render_sarif(result: ScanResult) -> dict[str, Any]:
                 "tool": {
                     "driver": {
                         "name": TOOL_NAME,
+                        "fullName": f"{TOOL_NAME} {__version__}",
+                        "version": __version__,
+                        "semanticVersion": __version__,
                         "informationUri": result.control.control.help_url,
                         "rules": [_rule(result.control)],
                     }
                 },
+                "automationDetails": dict(pipeline) if pipeline else {"id": automation_id(result)},
                 "invocations": [
                     {
                         "executionSuccessful": not any(f.status is Status.ERROR for f in result.findings),
-                        "endTimeUtc": result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "endTimeUtc": _utc(result),
                     }
                 ],
                 "results": [_result(finding, result.control.control.id) for finding in findings],
             }
         ],
     }
+
+
+def automation_id(result: ScanResult) -> str:
+    """`aks-audit-auditor/C-0254/cis/2026-11-26T21:00:00Z`: the analysis category, then this run.
+
+    The part before the last `/` is the run's category, the rest identifies the run within it
+    (SARIF 2.1.0 §3.17.3, runAutomationDetails.id). Code scanning tells analyses of one commit
+    apart by category, a later upload superseding an earlier one of its category
+    (docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning),
+    so the category stays the same from scan to scan: tool, control and profile (another profile
+    requires other categories, so it is another analysis). The scan time tells the runs apart.
+    """
+    applied = result.control
+    return f"{TOOL_NAME}/{applied.control.id}/{applied.profile}/{_utc(result)}"
+
+
+def pipeline_run(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The identity Azure DevOps Advanced Security attaches a log by (the multitool's rules GHAzDO1019,
+    GHAzDO1020): `azuredevops/pipeline/build/<org>/<project>/<definition>/<phase>/<branch>/<build>` and
+    the definition's and phase's names, from Azure Pipelines' predefined variables. None outside a
+    pipeline run (or when one of them is missing)."""
+    values = {name: environ.get(name, "").strip() for name in _PIPELINE_VARIABLES}
+    if not all(values.values()):
+        return None
+    collection = urlsplit(values["SYSTEM_COLLECTIONURI"])
+    host, path = (collection.hostname or "").lower(), collection.path.strip("/")
+    # https://dev.azure.com/<org>/ or the older https://<org>.visualstudio.com/
+    organization = path.split("/")[0] if host == "dev.azure.com" else host.split(".")[0]
+    if not organization:
+        return None
+    run = "/".join(
+        [
+            "azuredevops/pipeline/build",
+            organization,
+            values["SYSTEM_TEAMPROJECT"],
+            values["SYSTEM_DEFINITIONID"],
+            values["SYSTEM_PHASEID"],
+            values["BUILD_SOURCEBRANCH"],
+            values["BUILD_BUILDID"],
+        ]
+    )
+    prefix = "azuredevops/pipeline/build"
+    return {
+        "id": run,
+        "properties": {
+            f"{prefix}/buildDefinitionId": values["SYSTEM_DEFINITIONID"],
+            f"{prefix}/buildDefinitionName": values["BUILD_DEFINITIONNAME"],
+            f"{prefix}/phaseId": values["SYSTEM_PHASEID"],
+            f"{prefix}/phaseName": values["SYSTEM_PHASENAME"],
+        },
+    }
+
+
+# Azure Pipelines' predefined variables (Azure DevOps docs, "Use predefined variables"), as the
+# agent exposes them to a script: upper case, dots as underscores.
+_PIPELINE_VARIABLES = (
+    "SYSTEM_COLLECTIONURI",
+    "SYSTEM_TEAMPROJECT",
+    "SYSTEM_DEFINITIONID",
+    "BUILD_DEFINITIONNAME",
+    "SYSTEM_PHASEID",
+    "SYSTEM_PHASENAME",
+    "BUILD_SOURCEBRANCH",
+    "BUILD_BUILDID",
+)
+
+
+def _utc(result: ScanResult) -> str:
+    return result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fingerprint(resource_id: str) -> str:

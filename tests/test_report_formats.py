@@ -13,7 +13,10 @@ import html.parser
 import io
 import json
 import re
+import shlex
+import subprocess
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,15 +29,20 @@ from hypothesis import strategies as st
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
+from auditor import __version__
+from auditor.control import AppliedControl
 from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogEntry, Status
-from auditor.report.csv_report import COLUMNS, render_csv
+from auditor.report.csv_report import COLUMNS, FORMULA_CHARACTERS, render_csv
 from auditor.report.document import ScanResult
 from auditor.report.html import CHART_LIMIT, PAGE_SIZE, render_html
-from auditor.report.sarif import render_sarif
+from auditor.report.sarif import pipeline_run, render_sarif
 from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+MULTITOOL = ROOT / "node_modules" / ".bin" / "sarif-multitool"  # npm @microsoft/sarif-multitool (package.json)
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm axe-core (package.json)
+LAPTOP, PHONE, LARGER_PHONE = 1360, 360, 390  # CSS pixels wide
 
 PROD = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 STAGING = "5c2a9d3e-7f41-4b8e-9a06-2d7e3c1b8f52"
@@ -60,7 +68,6 @@ EVENT_HUB = (
 FORBIDDEN = (
     "forbidden (403 AuthorizationFailed): the identity cannot read this resource; grant it Reader on the subscription"
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cluster(subscription: str, group: str, name: str, location: str = "westeurope", **tags: str) -> Cluster:
@@ -198,14 +205,14 @@ def test_csv_rows_parse_back_one_per_finding_in_reading_order():
     hackathon = next(row for row in rows if row["name"] == "aks-hackathon-2023")
     assert hackathon["missingCategories"] == "kube-audit;kube-audit-admin"
     assert hackathon["reasons"] == (
-        "the cluster has no diagnostic settings; kube-audit is not exported to an accepted destination; "
+        "the cluster has no diagnostic settings\nkube-audit is not exported to an accepted destination\n"
         "kube-audit-admin is not exported to an accepted destination"
     )
     by_name = {finding.name: finding for finding in REALISTIC.findings}
     for row in rows:
         finding = by_name[row["name"]]
         assert row["resourceId"] == finding.resource_id
-        assert row["reasons"] == "; ".join(finding.reasons)
+        assert row["reasons"].split("\n") == list(finding.reasons)
 
 
 def test_csv_leaves_an_unknown_subscription_name_empty():
@@ -220,7 +227,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
         name='=HYPERLINK("https://evil.example","fix")',
         resource_group="-2+3",
         location="\tindented",
-        reasons=("@SUM(A1:A9)", "harmless"),
+        reasons=("@SUM(A1:A9)", "harmless", "-1 day"),
         missing_categories=("+cmd",),
         portal_url="\rhttps://portal.azure.com",
     )
@@ -230,27 +237,66 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
     assert rows[0]["name"] == '\'=HYPERLINK("https://evil.example","fix")'
     assert rows[0]["resourceGroup"] == "'-2+3"
     assert rows[0]["location"] == "'\tindented"
-    assert rows[0]["reasons"] == "'@SUM(A1:A9); harmless"
+    assert rows[0]["reasons"] == "'@SUM(A1:A9)\nharmless\n'-1 day"  # each reason starts a line
     assert rows[0]["missingCategories"] == "'+cmd"
     assert rows[0]["portalUrl"] == "'\rhttps://portal.azure.com"
     assert rows[0]["subscriptionName"] == "'@evil sub"
-    assert rows[1]["name"] == "aks-a=b+c"  # only a leading character makes a formula
+    assert rows[1]["name"] == "aks-a=b+c"  # a formula character inside a cell starts nothing
     assert rows[1]["resourceGroup"] == "rg-x"
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Contoso Lab;=1+1", "Contoso Lab;'=1+1"),  # Excel where `;` is the list separator splits here
+        ("Contoso Lab,=1+1", "Contoso Lab,'=1+1"),
+        ("Contoso Lab; =1+1", "Contoso Lab; =1+1"),  # a cell starting with a space is text
+        ('Contoso Lab;"=1+1"', 'Contoso Lab;\'"=1+1"'),  # a quoted cell runs a formula too
+        ("a;;@x,-y", "a;;'@x,'-y"),
+        ("tab\t=1+1", "tab\t'=1+1"),
+        ("\uff1d1+1", "'\uff1d1+1"),  # full-width, as an East Asian input method types it
+        ("Contoso Lab; +1 for audit", "Contoso Lab; +1 for audit"),
+    ],
+)
+def test_csv_defuses_formulas_wherever_a_spreadsheet_may_start_a_cell(text: str, shown: str):
+    finding = dataclasses.replace(REALISTIC.findings[3], name=text, reasons=(text,))
+    (row,) = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), {PROD: text}))
+    assert (row["name"], row["reasons"], row["subscriptionName"]) == (shown, shown, shown)
+
+
+def test_csv_keeps_a_reason_with_semicolons_as_one_reason():
+    reasons = (
+        "kube-audit is not exported to an accepted destination (setting stream-to-siem sends it to eventhub, "
+        "which is not an accepted destination; setting audit-paused lists it but disabled)",
+        "a reason an error message\nbroke over two lines",
+        "kube-audit-admin is not exported to an accepted destination",
+    )
+    finding = dataclasses.replace(REALISTIC.findings[3], reasons=reasons)
+    (row,) = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), NAMES))
+    assert row["reasons"].split("\n") == [reasons[0], "a reason an error message broke over two lines", reasons[2]]
+
+
+def starts_no_formula(cell: str) -> bool:
+    """Wherever a spreadsheet may start a cell (ours, and after each `,` `;` tab or line break),
+    what follows, past any quotes, is no formula."""
+    starts = [0, *(match.end() for match in re.finditer(r"[,;\t\r\n]", cell))]
+    return not any(cell[start:].lstrip('"').startswith(tuple(FORMULA_CHARACTERS)) for start in starts)
+
+
 @settings(max_examples=150, deadline=None)
-@given(name=st.text(), reason=st.text(), subscription_name=st.text())
-def test_csv_round_trips_any_text(name: str, reason: str, subscription_name: str):
-    finding = dataclasses.replace(REALISTIC.findings[3], name=name, reasons=(reason,))
+@given(name=st.text(), reasons=st.lists(st.text(), min_size=1, max_size=3), subscription_name=st.text())
+def test_csv_round_trips_any_text(name: str, reasons: list[str], subscription_name: str):
+    finding = dataclasses.replace(REALISTIC.findings[3], name=name, reasons=tuple(reasons))
     rows = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [finding], 1), {PROD: subscription_name}))
 
-    def shown(value: str) -> str:
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-
     assert len(rows) == 1
-    assert rows[0]["name"] == shown(name)
-    assert rows[0]["reasons"] == shown(reason)
-    assert rows[0]["subscriptionName"] == shown(subscription_name)
+    one_line = [" ".join(reason.splitlines()) for reason in reasons]
+    for cell, text in ((rows[0]["name"], name), (rows[0]["subscriptionName"], subscription_name)):
+        assert starts_no_formula(cell)
+        assert cell.replace("'", "") == text.replace("'", "")  # only apostrophes are added
+        assert cell == text or not starts_no_formula(text)  # and only where a formula could start
+    assert starts_no_formula(rows[0]["reasons"])
+    assert rows[0]["reasons"].replace("'", "").split("\n") == [reason.replace("'", "") for reason in one_line]
 
 
 # -------------------------------------------------------------------------------------------- SARIF
@@ -317,6 +363,7 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     assert "az monitor diagnostic-settings create" in rule["help"]["markdown"]
     assert "kube-audit-admin" in rule["help"]["text"]
     assert run["invocations"] == [{"executionSuccessful": False, "endTimeUtc": "2026-11-26T21:00:00Z"}]
+    assert run["automationDetails"] == {"id": "aks-audit-auditor/C-0254/cis/2026-11-26T21:00:00Z"}
 
     results = run["results"]
     assert [(r["properties"]["status"], r["level"]) for r in results] == [("fail", "error")] * 4 + [
@@ -344,6 +391,119 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     forbidden = by_name["aks-reporting-prod-neu"]["message"]["text"]
     assert forbidden.startswith("Could not read the diagnostic settings of AKS cluster aks-reporting-prod-neu")
     assert forbidden.endswith(FORBIDDEN)
+
+
+def test_sarif_names_the_tool_with_the_project_version():
+    (run,) = sarif(REALISTIC)["runs"]
+    driver = run["tool"]["driver"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert __version__ == project["version"]
+    assert (driver["version"], driver["semanticVersion"]) == (__version__, __version__)
+    assert driver["fullName"] == f"aks-audit-auditor {__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", driver["semanticVersion"])  # Semantic Versioning 2.0, as SARIF asks
+
+
+def test_sarif_category_is_the_same_every_scan_and_differs_by_profile():
+    def category(result: ScanResult) -> str:
+        automation = sarif(result)["runs"][0]["automationDetails"]["id"]
+        category, _, instance = automation.rpartition("/")  # SARIF 2.1.0 §3.17.3: the last part is the run
+        assert instance == result.scanned_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return category
+
+    later = dataclasses.replace(REALISTIC, scanned_at=datetime(2026, 11, 27, 9, 30, tzinfo=UTC), findings=[])
+    assert category(REALISTIC) == category(later) == "aks-audit-auditor/C-0254/cis"
+    admin_only = dataclasses.replace(
+        REALISTIC, control=AppliedControl(CIS.control, "cost-aware", ("kube-audit-admin",))
+    )
+    assert category(admin_only) == "aks-audit-auditor/C-0254/cost-aware"
+
+
+def multitool_complaints(logs: dict[str, dict[str, Any]], workdir: Path) -> dict[str, list[str]]:
+    """Errors and warnings of Microsoft's SARIF multitool on each log, by name: `RULE: message`.
+
+    `validate` with the base rules (Sarif) and those of GitHub code scanning (Gh), GitHub
+    Advanced Security (Ghas) and GitHub Advanced Security for Azure DevOps (Ado), in one run;
+    its own SARIF output (`--output`, overwritten with `--log ForceOverwrite`) lists what it
+    found, a result without `level` being a warning (SARIF 2.1.0 §3.27.10). The npm launcher
+    (bin.js of @microsoft/sarif-multitool) passes its arguments through a shell, so each is
+    quoted for it.
+    """
+    if not MULTITOOL.exists():
+        pytest.fail(f"{MULTITOOL} is missing: run `bash scripts/bootstrap --with-test-tools` (npm ci)")
+    paths = {}
+    for name, log in logs.items():
+        paths[name] = workdir / f"{name}.sarif"
+        paths[name].write_text(json.dumps(log), encoding="utf-8")
+    output = workdir / "validation.sarif"
+    arguments = ["validate", *map(str, paths.values()), "--rule-kind", "Sarif;Gh;Ghas;Ado"]
+    arguments += ["--output", str(output), "--log", "ForceOverwrite"]
+    ran = subprocess.run(
+        [str(MULTITOOL), *map(shlex.quote, arguments)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    (validation,) = json.loads(output.read_text(encoding="utf-8"))["runs"]
+    rules = validation["tool"]["driver"].get("rules", [])
+    by_uri = {path.as_uri(): name for name, path in paths.items()}
+    complaints: dict[str, list[str]] = {name: [] for name in logs}
+    for result in validation.get("results", []):
+        if result.get("level", "warning") not in ("error", "warning"):
+            continue
+        template = rules[result["ruleIndex"]]["messageStrings"][result["message"]["id"]]["text"]
+        text = template.format(*result["message"].get("arguments", []))
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        complaints[by_uri[uri]].append(f"{result['ruleId']}: {text}")
+    return complaints
+
+
+# The multitool's Azure DevOps rules GHAzDO1019 and GHAzDO1020 (multitool 5.5 and later) ask for
+# the identity of the pipeline run that produced the log: only a run inside that pipeline knows it,
+# from Azure Pipelines' predefined variables, which these values stand for.
+PIPELINE_ENVIRONMENT = {
+    "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+    "SYSTEM_TEAMPROJECT": "platform",
+    "SYSTEM_DEFINITIONID": "42",
+    "BUILD_DEFINITIONNAME": "aks-audit",
+    "SYSTEM_PHASEID": "1be018db-a340-454c-8c30-e6880b238463",
+    "SYSTEM_PHASENAME": "scan",
+    "BUILD_SOURCEBRANCH": "refs/heads/main",
+    "BUILD_BUILDID": "977",
+}
+
+
+def test_inside_azure_pipelines_the_log_names_its_pipeline_run_and_elsewhere_its_category():
+    run = pipeline_run(PIPELINE_ENVIRONMENT)
+    assert run is not None
+    assert run["id"] == (
+        "azuredevops/pipeline/build/contoso/platform/42/1be018db-a340-454c-8c30-e6880b238463/refs/heads/main/977"
+    )
+    assert run["properties"]["azuredevops/pipeline/build/phaseName"] == "scan"
+    older = {**PIPELINE_ENVIRONMENT, "SYSTEM_COLLECTIONURI": "https://contoso.visualstudio.com/"}
+    assert pipeline_run(older) == run
+    assert pipeline_run({**PIPELINE_ENVIRONMENT, "BUILD_BUILDID": ""}) is None
+    assert pipeline_run({}) is None
+
+
+def test_sarif_passes_the_multitool_rules_of_github_and_azure_devops(tmp_path: Path):
+    in_pipeline = render_sarif(REALISTIC, pipeline_run(PIPELINE_ENVIRONMENT))
+    stripped = sarif(REALISTIC)  # the control: what the services need, taken out again
+    del stripped["runs"][0]["automationDetails"]
+    for key in ("fullName", "version", "semanticVersion"):
+        del stripped["runs"][0]["tool"]["driver"][key]
+    logs = {
+        "realistic": sarif(REALISTIC),
+        "hostile": sarif(hostile()),
+        "empty": sarif(ScanResult(CIS, SCANNED_AT, [], 0)),
+        "in-pipeline": in_pipeline,
+        "stripped": stripped,
+    }
+    complaints = multitool_complaints(logs, tmp_path)
+    rules = {name: sorted(line.split(":")[0] for line in lines) for name, lines in complaints.items()}
+
+    assert rules.pop("stripped") == ["GHAzDO1014", "GHAzDO1018", "SARIF2005"], complaints
+    assert rules.pop("in-pipeline") == [], complaints
+    # Outside a pipeline only the pipeline's identity is missing: four properties and the id's form.
+    expected = sorted(["GHAzDO1019"] * 4 + ["GHAzDO1020"])
+    assert rules == {"realistic": expected, "hostile": expected, "empty": expected}, complaints
 
 
 def test_sarif_reports_an_unlistable_subscription_and_success_without_errors():
@@ -461,10 +621,10 @@ class Watch:
         return not (self.console or self.page_errors or self.dialogs or self.requests)
 
 
-def open_report(browser: Browser, document: str, path: Path) -> tuple[Page, Watch]:
+def open_report(browser: Browser, document: str, path: Path, width: int = LAPTOP) -> tuple[Page, Watch]:
     """Open the report as a user would (a file), recording console output, errors, dialogs and requests."""
     path.write_text(document, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1360, "height": 900})  # a laptop
+    page = browser.new_page(viewport={"width": width, "height": 900})
     watch = Watch()
 
     def on_console(message: ConsoleMessage) -> None:
@@ -638,6 +798,90 @@ def test_html_stays_usable_with_ten_thousand_findings(browser: Browser, tmp_path
     page.get_by_role("button", name="Show all").click()
     expect(page.locator("#shown")).to_have_text(f"{errors:,} of 10,000 findings")
     assert visible_rows(page) == errors
+    assert watch.clean(), watch
+
+
+def axe_violations(page: Page) -> list[str]:
+    """What axe-core finds against WCAG 2.0 and 2.1, levels A and AA: `rule (impact): element, why`.
+
+    Playwright's evaluate goes through the DevTools protocol, which the page's Content-Security-Policy
+    does not govern, so axe checks the report exactly as delivered, its CSP still in force.
+    """
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `bash scripts/bootstrap --with-test-tools` (npm ci)")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {node['target']} {node['failureSummary']}"
+        for v in results["violations"]
+        for node in v["nodes"]
+    ]
+
+
+def sideways_overflow(page: Page) -> dict[str, int]:
+    """How many CSS pixels the page, and the findings table in its box, stick out sideways (0: none)."""
+    return page.evaluate("""() => {
+        const wrap = document.querySelector(".table-wrap");
+        return {
+            page: document.scrollingElement.scrollWidth - window.innerWidth,
+            table: wrap.scrollWidth - wrap.clientWidth,
+        };
+    }""")
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_html_report_meets_wcag_2_1_aa_by_axe(browser: Browser, tmp_path: Path, width: int):
+    page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html", width)
+    assert axe_violations(page) == []
+    assert watch.clean(), watch
+    # The control: the ERROR badge in its former orange, 4.37:1 on its background, is caught.
+    page.locator(".badge.s-error").first.evaluate("badge => { badge.style.color = '#b35900'; }")
+    assert [line.split(" ")[0] for line in axe_violations(page)] == ["color-contrast"]
+
+
+@pytest.mark.parametrize("width", [PHONE, LARGER_PHONE])
+def test_html_report_fits_a_phone_without_sideways_scrolling(browser: Browser, tmp_path: Path, width: int):
+    page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html", width)
+
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    bars = page.locator(".chart svg").evaluate_all("bars => bars.map(bar => bar.getBoundingClientRect().width)")
+    assert len(bars) == 3
+    assert min(bars) > width / 2  # a bar of its own line, not squeezed beside the name
+    # Each finding is a block of labelled cells, the labels written from the column headers.
+    first = page.locator("#findings tbody tr").first
+    labels = first.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert labels == [
+        "none",
+        "none",
+        *(f'"{label}"' for label in ("Resource group", "Subscription", "Location", "Missing categories", "Reasons")),
+        "none",
+    ]
+    assert first.get_by_role("link", name="Open in portal").is_visible()
+    # Sorting and filtering still work on the stacked rows.
+    page.get_by_role("button", name="Cluster").click()
+    assert column(page, 2) == sorted((f.name for f in REALISTIC.findings), key=str.lower)
+    page.get_by_label("Filter findings by status").select_option("error")
+    assert visible_rows(page) == 2
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    assert watch.clean(), watch
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_html_a_long_reason_without_break_points_wraps_instead_of_widening_the_page(
+    browser: Browser, tmp_path: Path, width: int
+):
+    token = ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 63)[:2000]  # say, a key in an error message: no break point
+    long = dataclasses.replace(REALISTIC.findings[3], reasons=(token,))
+    document = render_html(dataclasses.replace(REALISTIC, findings=[*REALISTIC.findings, long]), NAMES)
+    page, watch = open_report(browser, document, tmp_path / "long.html", width)
+
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    cell = page.locator("td.reasons", has_text=token[:40])
+    assert cell.evaluate("c => c.getBoundingClientRect().right") <= width
+    assert cell.evaluate("c => c.getBoundingClientRect().height") > 100  # wrapped onto many lines
     assert watch.clean(), watch
 
 
