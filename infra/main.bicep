@@ -105,6 +105,33 @@ param acceptedDestinations string = 'workspace,storage,partner'
 @description('AUDITOR_ALLOWED_WORKSPACES: comma-separated workspace IDs; when set, only these workspaces count.')
 param allowedWorkspaces string = ''
 
+@description('AUDITOR_DESTINATION_CHECK: off, lenient (a destination that cannot be read is noted) or strict (it makes the cluster error).')
+@allowed([
+  'off'
+  'lenient'
+  'strict'
+])
+param destinationCheck string = 'lenient'
+
+@description('AUDITOR_MIN_RETENTION_DAYS: minimum days a destination must keep the audit logs (0 = not checked).')
+@minValue(0)
+@maxValue(36500)
+param minRetentionDays int = 0
+
+@description('AUDITOR_DELIVERY_LOOKBACK_HOURS: a configured cluster with no audit record this recent fails (0 = not checked).')
+@minValue(0)
+@maxValue(2160)
+param deliveryLookbackHours int = 0
+
+@description('AUDITOR_LOGS_ENDPOINT: the Log Analytics query API; empty means the cloud\'s own.')
+param logsEndpoint string = ''
+
+@description('Workspaces (resource IDs) that receive the clusters\' audit logs: the identity gets Log Analytics Reader on each, to verify them (needed where Reader on a scanned subscription does not reach, such as a central security workspace).')
+param verifiedWorkspaceIds array = []
+
+@description('Storage accounts (resource IDs) that receive audit logs: the identity gets Storage Blob Data Reader on each when delivery checks are on.')
+param deliveryStorageAccountIds array = []
+
 @description('AUDITOR_EXEMPT_TAG: tag whose value true or a future YYYY-MM-DD exempts a cluster.')
 param exemptTag string = 'aks-audit-exempt'
 
@@ -319,6 +346,10 @@ var auditorSettings = {
   AUDITOR_SCAN_SCHEDULE: scanSchedule
   AUDITOR_SUBSCRIPTIONS: scanAllVisibleSubscriptions ? '' : join(scanned, ',')
   AUDITOR_PROFILE: profile
+  AUDITOR_DESTINATION_CHECK: destinationCheck
+  AUDITOR_MIN_RETENTION_DAYS: string(minRetentionDays)
+  AUDITOR_DELIVERY_LOOKBACK_HOURS: string(deliveryLookbackHours)
+  AUDITOR_LOGS_ENDPOINT: logsEndpoint
   AUDITOR_REQUIRED_CATEGORIES: requiredCategories
   AUDITOR_ACCEPTED_DESTINATIONS: acceptedDestinations
   AUDITOR_ALLOWED_WORKSPACES: allowedWorkspaces
@@ -408,6 +439,21 @@ module workspaceRoles 'modules/workspace-roles.bicep' = if (remediationApply && 
     principalId: identity.outputs.principalId
   }
 }
+
+// Read access on the destinations the auditor verifies (each in its own subscription and resource group):
+// workspaces always, storage accounts only when delivery checks list their blobs.
+var verifiedDestinations = concat(verifiedWorkspaceIds, deliveryLookbackHours > 0 ? deliveryStorageAccountIds : [])
+
+module destinationReaders 'modules/destination-reader.bicep' = [
+  for (destinationId, index) in verifiedDestinations: {
+    name: 'aks-auditor-destination-${index}'
+    scope: resourceGroup(split(destinationId, '/')[2], split(destinationId, '/')[4])
+    params: {
+      destinationId: destinationId
+      principalId: identity.outputs.principalId
+    }
+  }
+]
 
 // ---------------------------------------------------------------------------------------------
 // Outputs (azd stores them in the environment; docs/deploy.md uses them)

@@ -31,6 +31,10 @@ param allowedWorkspaces = readEnvironmentVariable('AUDITOR_ALLOWED_WORKSPACES', 
 param exemptTag = readEnvironmentVariable('AUDITOR_EXEMPT_TAG', 'aks-audit-exempt')
 param createGraceSeconds = int(readEnvironmentVariable('AUDITOR_CREATE_GRACE_SECONDS', '900'))
 param recheckSeconds = int(readEnvironmentVariable('AUDITOR_RECHECK_SECONDS', '30'))
+param destinationCheck = readEnvironmentVariable('AUDITOR_DESTINATION_CHECK', 'lenient')
+param minRetentionDays = int(readEnvironmentVariable('AUDITOR_MIN_RETENTION_DAYS', '0'))
+param deliveryLookbackHours = int(readEnvironmentVariable('AUDITOR_DELIVERY_LOOKBACK_HOURS', '0'))
+param logsEndpoint = readEnvironmentVariable('AUDITOR_LOGS_ENDPOINT', '')
 param renotifyHours = int(readEnvironmentVariable('AUDITOR_RENOTIFY_HOURS', '24'))
 
 // Notifications. The webhook URL and the SMTP password go to Key Vault; the app gets references.

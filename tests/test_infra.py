@@ -38,6 +38,8 @@ QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 
 # Every resource type and API version the templates may use, each checked against Azure/bicep-types-az
 # (generated/<provider>/<namespace>/<version>/types.md) or a Microsoft Flex Consumption sample.
@@ -730,9 +732,19 @@ def test_the_identity_holds_exactly_the_roles_it_needs():
         TABLE_DATA_CONTRIBUTOR,
         KEY_VAULT_SECRETS_USER,
         MONITORING_METRICS_PUBLISHER,
+        LOG_ANALYTICS_READER,
+        STORAGE_BLOB_DATA_READER,
     }
     main = bicep("main.bicep")
-    for name in ("monitoring", "storage", "keyVault", "findingsTopic", "scannedSubscriptions", "workspaceRoles"):
+    for name in (
+        "monitoring",
+        "storage",
+        "keyVault",
+        "findingsTopic",
+        "scannedSubscriptions",
+        "workspaceRoles",
+        "destinationReaders",
+    ):
         _, body, _, _ = module(main, name)
         assert accessor(body["params"]["principalId"]) == ("identity", "outputs", "principalId"), name
 
@@ -779,6 +791,24 @@ def test_log_analytics_contributor_only_when_remediation_applies_and_on_the_work
     scope = function(body["scope"])
     assert scope
     assert scope[0] == "resource_group"
+
+
+def test_destinations_get_read_roles_on_themselves_only_and_storage_only_with_delivery_checks():
+    main = bicep("main.bicep")
+    path, body, _, loop = module(main, "destinationReaders")
+    assert path == "modules/destination-reader.bicep"
+    assert function(body["scope"])[0] == "resource_group"
+    readers = bicep("modules/destination-reader.bicep")
+    roles = role_assignments(readers)
+    assert {(rid, b["scope"]) for rid, b, _ in roles.values()} == {
+        (LOG_ANALYTICS_READER, "workspace"),
+        (STORAGE_BLOB_DATA_READER, "storageAccount"),
+    }
+    # Storage accounts are in the list only when delivery checks read their blobs.
+    verified = main["variables"]["verifiedDestinations"]["value"]
+    assert "deliveryLookbackHours" in json.dumps(verified)
+    assert "deliveryStorageAccountIds" in json.dumps(verified)
+    assert loop is not None
 
 
 def test_no_role_is_granted_at_management_group_or_tenant_scope():
