@@ -149,7 +149,10 @@ def _verdict(
             reasons.append("the cluster has no diagnostic settings")
         for category in missing:
             detail = "; ".join(tally.shortfalls[category])
-            reason = f"{category} is not exported to an accepted destination"
+            if category in tally.lost:
+                reason = f"{category} is exported, but no accepted destination keeps it"
+            else:
+                reason = f"{category} is not exported to an accepted destination"
             reasons.append(f"{reason} ({detail})" if detail else reason)
         if not cluster.resource_id.isascii():
             reasons.append(NON_ASCII_NOTE)
@@ -173,6 +176,7 @@ class _Tally:
         self.covered: dict[str, list[str]] = {category: [] for category in required}  # settings exporting it
         self.shortfalls: dict[str, list[str]] = {category: [] for category in required}  # why near misses fail
         self.doubts: dict[str, list[str]] = {category: [] for category in required}  # unverifiable, under strict
+        self.lost: set[str] = set()  # categories some accepted destination received but does not keep
         self.unresolved: set[str] = set()
         self.warnings: list[str] = []
         self.evidence: list[Evidence] = []
@@ -247,6 +251,7 @@ class _Tally:
             if note and note not in self.warnings:
                 self.warnings.append(note)
         if verdict.health is Health.LOST:
+            self.lost.add(category)
             self.shortfalls[category].append(f"setting {name} sends it to {verdict.reason}")
         elif unverified and strict:
             self.doubts[category].append(verdict.reason)

@@ -114,7 +114,14 @@ class Judge:
                 if raise_transient and is_transient(exc):
                     raise
                 _log_if_bug(exc, cluster)
-        trail = await self._trail(cluster, settings, groups) if self.destinations is not None else None
+        trail = None
+        if self.destinations is not None:
+            try:
+                trail = await self._trail(cluster, settings, groups)
+            except Exception as exc:  # the readers answer every Azure failure themselves: this is a bug
+                _log_if_bug(exc, cluster)
+                reason = f"its destinations could not be checked ({describe(exc, self._settings.http_timeout_seconds)})"
+                return rule.unreadable(cluster, reason, self._policy, self._today)
         finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes, trail)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)

@@ -1,20 +1,23 @@
-"""ARM resource routes: subscriptions, resource providers, AKS clusters, diagnostic settings and their categories.
+"""ARM resource routes: subscriptions, resource providers, AKS clusters, diagnostic settings and their categories
+(the destinations' routes are in azsim/destination_routes.py).
 
 Paths arrive split into segments, percent-decoded (original case and lower case): ARM matches paths
 case-insensitively, while names (setting names on PUT) keep the caller's case and IDs in answers keep the
-stored case. Answers follow the real shapes: ARM's front door wraps errors in `{"error": {...}}`, while
-microsoft.insights answers its own errors flat, `{"code", "message"}` (the Monitor REST spec's ErrorResponse).
+stored case. Answers follow the real shapes (azsim/responses.py).
 """
 
 import hashlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from azsim import destination_routes
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
+from azsim.responses import error, flat_error, forbidden, json_response, missing_registration, not_allowed
 from azsim.rules import SettingRejected
 from azsim.tenant import CONTAINER_SERVICE, INSIGHTS, RawListingItem, SimCluster, SimSubscription, Tenant
 
@@ -22,37 +25,6 @@ _CLUSTERS = ["providers", "microsoft.containerservice", "managedclusters"]
 _INSIGHTS = ["providers", "microsoft.insights"]
 _KUBERNETES_VERSIONS = ("1.30.9", "1.31.5", "1.32.2")
 _WRITES = frozenset({"PUT", "PATCH", "DELETE", "POST"})
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        status=status,
-        headers=headers,
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"error": {"code": code, "message": message}}, status, headers)
-
-
-def flat_error(status: int, code: str, message: str) -> web.Response:
-    """An error as microsoft.insights answers it: not wrapped in "error"."""
-    return json_response({"code": code, "message": message}, status)
-
-
-def missing_registration(namespace: str) -> web.Response:
-    """ARM's answer when the subscription has not registered the provider of the request."""
-    message = (
-        f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found "
-        "for how to register subscriptions."
-    )
-    detail = {"code": "MissingSubscriptionRegistration", "target": namespace, "message": message}
-    return json_response(
-        {"error": {"code": "MissingSubscriptionRegistration", "message": message, "details": [detail]}}, 409
-    )
 
 
 def is_write(method: str) -> bool:
@@ -68,23 +40,32 @@ class ArmRoutes:
         self.tenant = tenant
         self.page_size = page_size
         self.endpoint = ""  # known once the server has its port; used in nextLink
+        self.blob_front = ""  # the storage accounts' blob service (primaryEndpoints.blob)
 
     async def dispatch(self, request: web.Request, parts: list[str], lower: list[str]) -> web.Response:
         method = request.method
         if lower[0] != "subscriptions":
             return _not_found(method, request.path)
         if len(lower) == 1:
-            return self._list_subscriptions(request) if method == "GET" else _not_allowed(method)
+            return self._list_subscriptions(request) if method == "GET" else not_allowed(method)
         subscription = self.tenant.find_subscription(parts[1])
+        if destination_routes.is_destination_path(lower):
+            return destination_routes.answer(self.tenant, request, parts, lower, subscription, self.blob_front)
         if subscription is None:
+            if (
+                len(lower) == 4
+                and lower[2] == "providers"
+                and destination_routes.holds_destinations(self.tenant, parts[1])
+            ):
+                return self._provider(request, None, parts[1], parts[3], None)
             return error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
         n = len(lower)
         if n == 2:
-            return json_response(self._subscription_json(subscription)) if method == "GET" else _not_allowed(method)
+            return json_response(self._subscription_json(subscription)) if method == "GET" else not_allowed(method)
         if lower[2] == "providers" and (n == 4 or (n == 5 and lower[4] == "register")):
-            return self._provider(request, subscription, parts[3], lower[4] if n == 5 else None)
+            return self._provider(request, subscription, parts[1], parts[3], lower[4] if n == 5 else None)
         if subscription.forbidden:
-            return _forbidden(
+            return forbidden(
                 f"Microsoft.ContainerService/managedClusters/{_verb(method)}", f"/subscriptions/{parts[1]}"
             )
         if is_write(method) and subscription.state in ("Disabled", "Deleted"):
@@ -100,10 +81,10 @@ class ArmRoutes:
         if clusters_path and not subscription.registered(CONTAINER_SERVICE):
             return _unregistered(subscription, n in (5, 7))
         if n == 5 and lower[2:5] == _CLUSTERS:
-            return self._list_clusters(request, subscription, None) if method == "GET" else _not_allowed(method)
+            return self._list_clusters(request, subscription, None) if method == "GET" else not_allowed(method)
         if n >= 7 and lower[2] == "resourcegroups" and lower[4:7] == _CLUSTERS:
             if n == 7:
-                return self._list_clusters(request, subscription, parts[3]) if method == "GET" else _not_allowed(method)
+                return self._list_clusters(request, subscription, parts[3]) if method == "GET" else not_allowed(method)
             cluster = self.tenant.find_cluster("/" + "/".join(lower[:8]))
             if cluster is None:
                 return error(
@@ -114,7 +95,7 @@ class ArmRoutes:
                     "https://aka.ms/ARMResourceNotFoundFix",
                 )
             if n == 8:
-                return json_response(self._cluster_json(cluster)) if method == "GET" else _not_allowed(method)
+                return json_response(self._cluster_json(cluster)) if method == "GET" else not_allowed(method)
             if n in (11, 12) and lower[8:10] == _INSIGHTS:
                 if not subscription.registered(INSIGHTS):
                     return missing_registration(INSIGHTS)
@@ -122,24 +103,30 @@ class ArmRoutes:
         return _not_found(method, request.path)
 
     def _provider(
-        self, request: web.Request, subscription: SimSubscription, namespace: str, action: str | None
+        self,
+        request: web.Request,
+        subscription: SimSubscription | None,
+        subscription_id: str,
+        namespace: str,
+        action: str | None,
     ) -> web.Response:
-        """GET a provider's registration, or POST its `register` action (recorded, so tests can see it was sent)."""
+        """GET a provider's registration and the resource types (with API versions) of the tenant's resources
+        there, or POST its `register` action (recorded, so tests can see it was sent)."""
         if action is None and request.method == "GET":
-            state = subscription.registration(namespace)
+            state = subscription.registration(namespace) if subscription is not None else "Registered"
             return json_response(
                 {
-                    "id": f"/subscriptions/{subscription.subscription_id}/providers/{namespace}",
+                    "id": f"/subscriptions/{subscription_id}/providers/{namespace}",
                     "namespace": namespace,
                     "registrationPolicy": "RegistrationRequired",
                     "registrationState": state,
-                    "resourceTypes": [],
+                    "resourceTypes": destination_routes.provider_types(self.tenant, namespace),
                 }
             )
-        if action == "register" and request.method == "POST":
+        if action == "register" and request.method == "POST" and subscription is not None:
             subscription.providers[namespace.lower()] = "Registered"
             return json_response({"namespace": namespace, "registrationState": "Registering"})
-        return _not_allowed(request.method)
+        return not_allowed(request.method)
 
     async def _insights(
         self, request: web.Request, cluster: SimCluster, parts: list[str], lower: list[str]
@@ -149,12 +136,12 @@ class ArmRoutes:
         if kind not in ("diagnosticsettings", "diagnosticsettingscategories"):
             return _not_found(method, request.path)
         if cluster.forbidden:
-            return _forbidden(
+            return forbidden(
                 f"microsoft.insights/{parts[10]}/{_verb(method)}", f"{cluster.id}/providers/microsoft.insights"
             )
         if kind == "diagnosticsettingscategories":
             if method != "GET":
-                return _not_allowed(method)
+                return not_allowed(method)
             if len(lower) == 11:
                 return json_response({"value": [_category_json(cluster, c) for c in AKS_CATEGORIES]})
             for category in AKS_CATEGORIES:
@@ -163,7 +150,7 @@ class ArmRoutes:
             return flat_error(404, "ResourceNotFound", f"Category '{parts[11]}' is not supported.")
         if len(lower) == 11:
             if method != "GET":
-                return _not_allowed(method)
+                return not_allowed(method)
             # A cluster whose ID holds non-ASCII characters can have no diagnostic settings (Azure documents the
             # limitation, not the answer); an empty list is the plausible one, a fault can make it anything else.
             if cluster.settings_answer is not None:  # a body of the wrong shape, to prove the reader's robustness
@@ -181,7 +168,7 @@ class ArmRoutes:
             return web.Response(status=200 if cluster.delete_setting(name) else 204)
         if method == "PUT":
             return await self._put_setting(request, cluster, name)
-        return _not_allowed(method)
+        return not_allowed(method)
 
     async def _put_setting(self, request: web.Request, cluster: SimCluster, name: str) -> web.Response:
         try:
@@ -279,7 +266,7 @@ class ArmRoutes:
             },
             "properties": {
                 "provisioningState": state,
-                "powerState": {"code": "Running"},
+                "powerState": {"code": cluster.power_state},
                 "kubernetesVersion": version,
                 "currentKubernetesVersion": version,
                 "maxAgentPools": 100,
@@ -303,7 +290,7 @@ class ArmRoutes:
                         "osType": "Linux",
                         "osSKU": "AzureLinux",
                         "provisioningState": state,
-                        "powerState": {"code": "Running"},
+                        "powerState": {"code": cluster.power_state},
                         "orchestratorVersion": version,
                         "currentOrchestratorVersion": version,
                     }
@@ -327,12 +314,20 @@ class ArmRoutes:
 
 
 def _setting_json(cluster: SimCluster, name: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "id": f"{cluster.id}/providers/microsoft.insights/diagnosticSettings/{name}",
         "type": "Microsoft.Insights/diagnosticSettings",
         "name": name,
         "properties": properties,
     }
+    times = cluster.times(name)
+    if times is not None:  # systemData (2021-05-01-preview: DiagnosticSettingsResource has it)
+        body["systemData"] = {"createdAt": _arm_time(times[0]), "lastModifiedAt": _arm_time(times[1])}
+    return body
+
+
+def _arm_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # ARM writes seven fractional digits
 
 
 def _category_json(cluster: SimCluster, category: DiagnosticCategory) -> dict[str, Any]:
@@ -372,20 +367,5 @@ def _verb(method: str) -> str:
     return {"PUT": "write", "PATCH": "write", "POST": "action", "DELETE": "delete"}.get(method, "read")
 
 
-def _forbidden(action: str, scope: str) -> web.Response:
-    principal = "5f1c8a0e-2b7d-4c3e-9a6f-8d0b1e2c3f4a"
-    return error(
-        403,
-        "AuthorizationFailed",
-        f"The client '{principal}' with object id '{principal}' does not have authorization to perform "
-        f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
-        "please refresh your credentials.",
-    )
-
-
 def _not_found(method: str, path: str) -> web.Response:
     return error(404, "NotFound", f"The simulated ARM has no route for {method} {path}.")
-
-
-def _not_allowed(method: str) -> web.Response:
-    return error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'.")

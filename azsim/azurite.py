@@ -39,7 +39,7 @@ def azurite(start_timeout: float = 60.0) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="azurite-") as workdir:
         process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_for(process, ports.values(), start_timeout)
+            wait_for(process, ports.values(), start_timeout)
             base = "http://127.0.0.1:{}/devstoreaccount1"
             yield (
                 f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};"
@@ -54,7 +54,7 @@ def azurite(start_timeout: float = 60.0) -> Iterator[str]:
                 process.kill()
 
 
-def _wait_for(process: "subprocess.Popen[bytes]", ports: Iterable[int], timeout: float) -> None:
+def wait_for(process: "subprocess.Popen[bytes]", ports: Iterable[int], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     wanted = list(ports)
     while time.monotonic() < deadline:

@@ -10,9 +10,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from azsim.arm import ArmRoutes, error, flat_error, json_response
+from azsim.arm import ArmRoutes
 from azsim.faults import Fault, error_code
 from azsim.identity import TokenIssuer
+from azsim.responses import error, flat_error, json_response
 from azsim.throttle import RateLimiter, full_remaining, operation_of
 
 
@@ -35,7 +36,8 @@ class RequestRecord:
 
 
 class Gateway:
-    """Shared by both servers; settings are plain attributes that test threads may replace at any time."""
+    """Shared by every site (ARM, identity, Log Analytics, blob front); settings are plain attributes that
+    test threads may replace at any time. Faults match any site's paths."""
 
     def __init__(self, routes: ArmRoutes, issuer: TokenIssuer, latency: float, limiter: RateLimiter | None) -> None:
         self.routes = routes
@@ -45,6 +47,8 @@ class Gateway:
         self.faults: tuple[Fault, ...] = ()
         self.requests: list[RequestRecord] = []
         self.token_requests: list[RequestRecord] = []
+        self.logs_requests: list[RequestRecord] = []
+        self.blob_requests: list[RequestRecord] = []
         self.released = asyncio.Event()  # set at stop: hung requests give up
 
     async def arm(self, request: web.Request) -> web.StreamResponse:
@@ -62,7 +66,7 @@ class Gateway:
         response, principal = self._authenticate(request)
         if response is None:
             response = await self._answer(request, parts, lower, subscription_id, principal)
-        return _finish(request, record, response)
+        return finish(request, record, response)
 
     async def identity(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
@@ -71,16 +75,16 @@ class Gateway:
         if request.path.rstrip("/") != "/msi/token":
             response = json_response({"statusCode": 404, "message": "Not found."}, 404)
         else:
-            fired, response = await self._fault(request)
+            fired, response = await self.fault(request)
             if not fired:
                 status, body = self.issuer.answer(request.query, request.headers.get("X-IDENTITY-HEADER"))
                 response = json_response(body, status)
-        return _finish(request, record, response)
+        return finish(request, record, response)
 
     async def _answer(
         self, request: web.Request, parts: list[str], lower: list[str], subscription_id: str | None, principal: str
     ) -> web.Response | None:
-        fired, response = await self._fault(request)
+        fired, response = await self.fault(request)
         if fired:
             return response
         api_version = request.query.get("api-version")
@@ -145,7 +149,7 @@ class Gateway:
         )
         return error(401, code, message, {"WWW-Authenticate": challenge}), ""
 
-    async def _fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
+    async def fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
         """Whether a fault fired and its answer (None: no answer at all, the connection is dropped)."""
         for fault in self.faults:
             if fault.fires(request.method, request.path):
@@ -160,7 +164,7 @@ class Gateway:
         return False, None
 
 
-def _finish(request: web.Request, record: RequestRecord, response: web.Response | None) -> web.StreamResponse:
+def finish(request: web.Request, record: RequestRecord, response: web.Response | None) -> web.StreamResponse:
     """Record the outcome; with no response, drop the connection (the client sees a reset)."""
     record.ended = time.monotonic()
     if response is None:

@@ -6,10 +6,19 @@ azure-identity (1.27, `AppServiceCredential` -> `ManagedIdentityClientBase._proc
 (the key of its token cache) in the answer. DefaultAzureCredential reaches it with only those two variables
 set: EnvironmentCredential and WorkloadIdentityCredential stay unavailable and are skipped, and App Service
 managed identity needs no IMDS probe, so no AZURE_TOKEN_CREDENTIALS or exclude_* flag is needed.
+
+Tokens are shaped like Entra ID's access tokens, a JWT with `aud`, `iss`, `iat`, `nbf`, `exp`, `oid`
+and `appid` claims, because Azurite's OAuth mode (the storage accounts' blob service) decodes them
+and checks issuer, audience and lifetime (Azurite 3.x, BlobTokenAuthenticator). The signature is
+random bytes: Azurite does not verify it, and the simulation's own front doors look the token up
+in the issuer's registry instead.
 """
 
+import base64
+import json
 import secrets
 import time
+import uuid
 from typing import Any
 
 API_VERSION = "2019-08-01"
@@ -19,15 +28,29 @@ SYSTEM_ASSIGNED_CLIENT_ID = "7c9a2f0e-3b1d-4e5f-8a6b-0c1d2e3f4a5b"
 class TokenIssuer:
     """Issues opaque bearer tokens and tells the ARM front door whether one is valid for it."""
 
-    def __init__(self, lifetime: float) -> None:
+    def __init__(self, lifetime: float, tenant_id: str = "") -> None:
         self.lifetime = lifetime
+        self.tenant_id = tenant_id or str(uuid.uuid4())
         self.header_secret = secrets.token_urlsafe(24)
         # token -> (expires_on epoch, normalised resource, the principal it was issued to)
         self._tokens: dict[str, tuple[float, str, str]] = {}
 
     def issue(self, resource: str, principal: str = SYSTEM_ASSIGNED_CLIENT_ID) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = int(time.time() + self.lifetime)
+        now = int(time.time())
+        expires_on = int(now + self.lifetime)
+        claims = {
+            "aud": resource.rstrip("/") if resource.rstrip("/").startswith("https://") else resource,
+            # Entra ID's v1 issuer: a claim, never a URL anything here connects to.
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": now,
+            "nbf": now - 300,
+            "exp": expires_on,
+            "oid": principal,
+            "appid": principal,
+            "tid": self.tenant_id,
+            "jti": secrets.token_urlsafe(12),
+        }
+        token = ".".join((_segment({"typ": "JWT", "alg": "RS256"}), _segment(claims), _b64(secrets.token_bytes(64))))
         self._tokens[token] = (expires_on, _audience(resource), principal)
         return token, expires_on
 
@@ -76,3 +99,11 @@ class TokenIssuer:
 
 def _audience(resource: str) -> str:
     return resource.rstrip("/").lower()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())

@@ -22,6 +22,9 @@ STORAGE = f"{_MONITORING}/Microsoft.Storage/storageAccounts/stcontosoauditlogs"
 EVENT_HUB_RULE = (
     f"{_MONITORING}/Microsoft.EventHub/namespaces/evhns-contoso-siem/authorizationrules/RootManageSharedAccessKey"
 )
+# A team workspace deleted last quarter (settings still name it) and one stopped by its daily cap.
+DELETED_WORKSPACE = f"{_MONITORING}/Microsoft.OperationalInsights/workspaces/law-billing-2024"
+CAPPED_WORKSPACE = f"{_MONITORING}/Microsoft.OperationalInsights/workspaces/law-telemetry-capped"
 AUDIT = ("kube-audit", "kube-audit-admin")
 _NO_RETENTION = {"enabled": False, "days": 0}
 
@@ -64,7 +67,8 @@ def _tags(environment: str, owner: str, cost_center: str, **extra: str) -> dict[
 
 def demo_tenant() -> Tenant:
     """Contoso: four live subscriptions (one never registered the AKS provider) and a disabled one,
-    covering every pass, fail and exempt shape, and a resource group with a non-ASCII name."""
+    covering every pass, fail and exempt shape, a resource group with a non-ASCII name, and audit
+    settings that name a deleted workspace and a workspace stopped by its daily cap."""
     tenant = Tenant(DEMO_TENANT_ID)
     prod = tenant.add_subscription("Contoso Production", PRODUCTION)
     staging = tenant.add_subscription("Contoso Staging", STAGING)
@@ -72,6 +76,10 @@ def demo_tenant() -> Tenant:
     legacy = tenant.add_subscription("Contoso Legacy", LEGACY, state="Disabled")
     research = tenant.add_subscription("Contoso Research", RESEARCH)
     research.unregister()  # lists answer 409 MissingSubscriptionRegistration: no clusters there
+    tenant.add_workspace(WORKSPACE, retention_days=365)
+    tenant.add_workspace(CAPPED_WORKSPACE).cap("OverQuota", hours_ago=3.0, resets_in_hours=5.0)
+    tenant.add_storage_account(STORAGE).delete_after(400, prefix="insights-logs-")
+    tenant.add_resource(EVENT_HUB_RULE, "Microsoft.EventHub/namespaces/authorizationrules")
 
     payments = prod.add_cluster(
         "aks-payments-prod-weu",
@@ -111,6 +119,20 @@ def demo_tenant() -> Tenant:
     )
     reporting.set_setting("send-to-security-law", setting(log_entries(*AUDIT), WORKSPACE))
     reporting.forbidden = True
+    billing = prod.add_cluster(
+        "aks-billing-prod-weu",
+        "rg-billing-prod",
+        "westeurope",
+        _tags("production", "billing-team@contoso.com", "CC-1045"),
+    )
+    billing.set_setting("audit-to-billing-law", setting(log_entries(*AUDIT), DELETED_WORKSPACE))
+    telemetry = prod.add_cluster(
+        "aks-telemetry-prod-neu",
+        "rg-telemetry-prod",
+        "northeurope",
+        _tags("production", "observability@contoso.com", "CC-1046"),
+    )
+    telemetry.set_setting("audit-to-telemetry-law", setting(log_entries(*AUDIT), CAPPED_WORKSPACE))
     prod.add_cluster(  # legal in Azure, but diagnostic settings do not support non-ASCII resource IDs
         "aks-analytics-muc",
         "rg-analytics-münchen",
@@ -164,15 +186,27 @@ def demo_tenant() -> Tenant:
 
 
 def scale_tenant(
-    subscriptions: int = 8, clusters_per_subscription: int = 100, seed: int = 0, fail_ratio: float = 0.3
+    subscriptions: int = 8,
+    clusters_per_subscription: int = 100,
+    seed: int = 0,
+    fail_ratio: float = 0.3,
+    workspaces: int = 1,
+    storage_accounts: int = 1,
 ) -> Tenant:
-    """A large tenant for benchmarks; the same arguments always give the same tenant."""
+    """A large tenant for benchmarks; the same arguments always give the same tenant. Clusters send to
+    `workspaces` workspaces and `storage_accounts` storage accounts in a central logging subscription."""
     rng = random.Random(seed)
 
     def guid() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
     tenant = Tenant(guid())
+    logs = [WORKSPACE] + [f"{WORKSPACE}-{n:02d}" for n in range(1, workspaces)]
+    archives = [STORAGE] + [f"{STORAGE}{n:02d}" for n in range(1, storage_accounts)]
+    for workspace in logs:
+        tenant.add_workspace(workspace, retention_days=365)
+    for archive in archives:
+        tenant.add_storage_account(archive)
     locations = ("westeurope", "northeurope", "eastus", "eastus2", "uksouth", "swedencentral")
     teams = ("payments", "checkout", "identity", "search", "orders", "data", "platform", "web")
     for s in range(subscriptions):
@@ -186,40 +220,41 @@ def scale_tenant(
                 _tags("production", f"{team}@contoso.com", f"CC-{1000 + i % 50}"),
             )
             shapes = _FAILING if rng.random() < fail_ratio else _PASSING
-            shapes[rng.randrange(len(shapes))](cluster)
+            n = s * clusters_per_subscription + i
+            shapes[rng.randrange(len(shapes))](cluster, logs[n % len(logs)], archives[n % len(archives)])
     return tenant
 
 
-def _pass_by_category(cluster: SimCluster) -> None:
-    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT), WORKSPACE))
+def _pass_by_category(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT), workspace))
 
 
-def _pass_by_group(cluster: SimCluster) -> None:
-    cluster.set_setting("audit-group", setting(group_entry("audit"), WORKSPACE))
+def _pass_by_group(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("audit-group", setting(group_entry("audit"), workspace))
 
 
-def _pass_all_logs_storage(cluster: SimCluster) -> None:
-    cluster.set_setting("archive", setting(group_entry("allLogs"), storage=STORAGE))
+def _pass_all_logs_storage(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("archive", setting(group_entry("allLogs"), storage=storage))
 
 
-def _pass_split(cluster: SimCluster) -> None:
-    cluster.set_setting("audit-to-law", setting(log_entries("kube-audit"), WORKSPACE))
-    cluster.set_setting("audit-admin-archive", setting(log_entries("kube-audit-admin"), storage=STORAGE))
+def _pass_split(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("audit-to-law", setting(log_entries("kube-audit"), workspace))
+    cluster.set_setting("audit-admin-archive", setting(log_entries("kube-audit-admin"), storage=storage))
 
 
-def _fail_no_settings(cluster: SimCluster) -> None:
+def _fail_no_settings(cluster: SimCluster, workspace: str, storage: str) -> None:
     """Nothing to add: no diagnostic setting at all."""
 
 
-def _fail_missing_admin(cluster: SimCluster) -> None:
-    cluster.set_setting("send-to-law", setting(log_entries("kube-audit"), WORKSPACE))
+def _fail_missing_admin(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries("kube-audit"), workspace))
 
 
-def _fail_disabled(cluster: SimCluster) -> None:
-    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT, enabled=False), WORKSPACE))
+def _fail_disabled(cluster: SimCluster, workspace: str, storage: str) -> None:
+    cluster.set_setting("send-to-law", setting(log_entries(*AUDIT, enabled=False), workspace))
 
 
-def _fail_event_hub_only(cluster: SimCluster) -> None:
+def _fail_event_hub_only(cluster: SimCluster, workspace: str, storage: str) -> None:
     cluster.set_setting("siem", setting(log_entries(*AUDIT), event_hub=True))
 
 

@@ -1,7 +1,9 @@
-"""ArmSimulator: the HTTPS ARM server and the plain-HTTP identity endpoint, on their own event loop thread.
+"""ArmSimulator: the HTTPS ARM server, the plain-HTTP identity endpoint, the receivers of what the auditor
+sends, the Log Analytics query API and the storage accounts' blob front, on their own event loop thread.
 
 A daemon thread owns the loop, so synchronous tests and async clients on other loops can all use it, and the
-server keeps answering while a test thread blocks.
+server keeps answering while a test thread blocks. With `blob_service=True` it also runs Azurite (blob) for the
+tenant's storage accounts (azsim/blobs.py).
 """
 
 import asyncio
@@ -19,9 +21,11 @@ import trustme
 from aiohttp import web
 
 from azsim.arm import ArmRoutes
+from azsim.blobs import BlobService
 from azsim.faults import Fault
 from azsim.gateway import Gateway, RequestRecord
 from azsim.identity import TokenIssuer
+from azsim.logs import LogsApi
 from azsim.sinks import Sinks
 from azsim.tenant import Tenant
 from azsim.throttle import RateLimiter, Throttle
@@ -40,9 +44,11 @@ class ArmSimulator:
         throttle: Throttle | None = None,
         page_size: int = 100,
         token_lifetime: float = 3600,
+        blob_service: bool = False,
     ) -> None:
         self.tenant = tenant
-        self._issuer = TokenIssuer(token_lifetime)
+        self._blob_service = blob_service
+        self._issuer = TokenIssuer(token_lifetime, tenant.tenant_id)
         self._gateway = Gateway(
             ArmRoutes(tenant, page_size), self._issuer, latency, RateLimiter(throttle) if throttle else None
         )
@@ -51,9 +57,12 @@ class ArmSimulator:
         self._runners: list[web.AppRunner] = []
         self._remove_ca_file: Callable[[], Any] = lambda: None
         self.sinks = Sinks(self._issuer)
+        self.logs = LogsApi(tenant, self._gateway)
+        self.blobs: BlobService | None = None
         self.arm_endpoint = ""
         self.identity_endpoint = ""
         self.sinks_endpoint = ""
+        self.logs_endpoint = ""
         self.ca_file = ""
 
     @property
@@ -85,7 +94,14 @@ class ArmSimulator:
             "REQUESTS_CA_BUNDLE": self.ca_file,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
+            "AUDITOR_LOGS_ENDPOINT": self.logs_endpoint,
         }
+
+    def deliver(self) -> int:
+        """Write to the storage accounts what Azure Monitor would have written by now (needs blob_service)."""
+        if self.blobs is None or not self.blobs.azurite_endpoint:
+            raise RuntimeError("no blob service: start the simulator with blob_service=True")
+        return self.blobs.deliver()
 
     # --- behaviour knobs -------------------------------------------------------------------------------
 
@@ -113,9 +129,21 @@ class ArmSimulator:
     def token_requests(self) -> list[RequestRecord]:
         return list(self._gateway.token_requests)
 
+    @property
+    def logs_requests(self) -> list[RequestRecord]:
+        """Requests to the Log Analytics query API."""
+        return list(self._gateway.logs_requests)
+
+    @property
+    def blob_requests(self) -> list[RequestRecord]:
+        """Requests to the storage accounts' blob service."""
+        return list(self._gateway.blob_requests)
+
     def clear_requests(self) -> None:
         self._gateway.requests = []
         self._gateway.token_requests = []
+        self._gateway.logs_requests = []
+        self._gateway.blob_requests = []
 
     def count(self, method: str | None = None, contains: str | None = None) -> int:
         """ARM requests with this method whose path contains `contains` (case-insensitive)."""
@@ -138,18 +166,31 @@ class ArmSimulator:
         self._remove_ca_file = weakref.finalize(self, _remove_file, self.ca_file)
         ca.cert_pem.write_to_path(self.ca_file)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert(_HOST, "localhost").configure_cert(tls)
+        certificate = ca.issue_cert(_HOST, "localhost")
+        certificate.configure_cert(tls)
+        self.blobs = BlobService(
+            self.tenant,
+            self._gateway,
+            self.ca_file,
+            certificate.cert_chain_pems[0].bytes(),
+            certificate.private_key_pem.bytes(),
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="azsim", daemon=True)
         self._thread.start()
         try:
-            arm_port, identity_port, sinks_port = self._call(self._serve(tls))
+            if self._blob_service:
+                self.blobs.start()
+            arm_port, identity_port, sinks_port, logs_port = self._call(self._serve(tls, self.blobs))
         except BaseException:
             self.stop()
             raise
         self.arm_endpoint = f"https://{_HOST}:{arm_port}"
         self.identity_endpoint = f"http://{_HOST}:{identity_port}/msi/token"
         self.sinks_endpoint = f"https://{_HOST}:{sinks_port}"
+        self.logs_endpoint = f"https://{_HOST}:{logs_port}"
+        if self._blob_service:
+            self.blobs.deliver()
         return self
 
     def stop(self) -> None:
@@ -163,6 +204,9 @@ class ArmSimulator:
         thread.join(timeout=10)
         loop.close()
         self._loop = self._thread = None
+        if self.blobs is not None:
+            self.blobs.stop()
+            self.blobs = None
         self._remove_ca_file()
 
     def __enter__(self) -> "ArmSimulator":
@@ -177,13 +221,17 @@ class ArmSimulator:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
-    async def _serve(self, tls: ssl.SSLContext) -> tuple[int, int, int]:
+    async def _serve(self, tls: ssl.SSLContext, blobs: BlobService) -> tuple[int, int, int, int]:
         self._gateway.released = asyncio.Event()
         arm_port = await self._site(self._gateway.arm, tls)
         self._gateway.routes.endpoint = f"https://{_HOST}:{arm_port}"
         identity_port = await self._site(self._gateway.identity, None)
         sinks_port = await self._site(self.sinks.handle, tls)
-        return arm_port, identity_port, sinks_port
+        logs_port = await self._site(self.logs.handle, tls)
+        self.logs.endpoint = f"https://{_HOST}:{logs_port}"
+        blob_port = await self._site(blobs.handle, tls)
+        self._gateway.routes.blob_front = f"https://{_HOST}:{blob_port}"
+        return arm_port, identity_port, sinks_port, logs_port
 
     async def _site(
         self, handler: Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]], tls: ssl.SSLContext | None
@@ -198,6 +246,8 @@ class ArmSimulator:
 
     async def _shutdown(self) -> None:
         self._gateway.released.set()
+        if self.blobs is not None:
+            await self.blobs.close()
         await asyncio.sleep(0)  # let hung handlers drop their connections before the runners wait for them
         for runner in self._runners:
             await runner.cleanup()

@@ -8,16 +8,23 @@ Real ARM reads can lag a write: a GET of a diagnostic setting right after its PU
 (hashicorp/terraform-provider-azurerm issue 27087, "Root object was present, but now absent"). With
 `Tenant.read_lag` = n, the first n reads of a cluster's settings after each change still see the settings as
 they were before it.
+
+Each stored setting keeps when it was created and last changed (ARM's `systemData`): a setting built by a
+test stands for one made long before the scan (30 days by default), one PUT through the API is new.
+Destinations (workspaces, storage accounts, Event Hubs, partner resources) are kept by resource ID
+apart from the subscriptions (azsim/destinations.py).
 """
 
 import copy
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azsim import rules
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
+from azsim.destinations import Destination, SimResource, SimStorageAccount, SimWorkspace
 
 SUBSCRIPTION_STATES = ("Enabled", "Warned", "PastDue", "Disabled", "Deleted")
 ID_STYLES = ("arm", "canonical", "lower")
@@ -74,11 +81,14 @@ class SimCluster:
         self.provisioning_state = provisioning_state
         self.forbidden = False
         self.settings_answer: Any = None  # when set, served verbatim as the body of the settings list
+        self.power_state = "Running"  # properties.powerState.code; "Stopped" after `az aks stop`
+        self.silent_since: datetime | None = None  # Azure Monitor delivers nothing of it from then on
         self._tenant = tenant
         self._lock = tenant.lock
         self._settings: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-case name -> (name, properties)
         self._before: dict[str, tuple[str, dict[str, Any]]] = {}  # what stale reads still see
         self._stale_reads = 0
+        self._times: dict[str, tuple[datetime, datetime]] = {}  # lower-case name -> (created, last modified)
 
     def __repr__(self) -> str:
         return f"SimCluster({self.id!r})"
@@ -90,12 +100,24 @@ class SimCluster:
                 self._before = dict(self._settings)
             self._stale_reads = self._tenant.read_lag
 
-    def set_setting(self, name: str, properties: dict[str, Any]) -> None:
+    def stop(self, hours_ago: float = 0.0) -> None:
+        """`az aks stop`: the control plane is gone, so no audit records are produced from then on."""
+        self.power_state = "Stopped"
+        self.silent_since = datetime.now(UTC) - timedelta(hours=hours_ago)
+
+    def set_setting(self, name: str, properties: dict[str, Any], created_days_ago: float = 30.0) -> None:
         """Store a setting as given, bypassing ARM's rules, to build any state (even an invalid one)."""
         stored = copy.deepcopy(properties)
+        created = datetime.now(UTC) - timedelta(days=created_days_ago)
         with self._lock:
             self._changing()
             self._settings[name.lower()] = (name, stored)
+            self._times[name.lower()] = (created, created)
+
+    def times(self, name: str) -> tuple[datetime, datetime] | None:
+        """When a setting was created and last modified (systemData), None when there is none."""
+        with self._lock:
+            return self._times.get(name.lower())
 
     @property
     def settings(self) -> dict[str, dict[str, Any]]:
@@ -111,6 +133,7 @@ class SimCluster:
                 return False
             self._changing()
             del self._settings[name.lower()]
+            self._times.pop(name.lower(), None)
             return True
 
     def _served(self) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -141,6 +164,8 @@ class SimCluster:
             stored_name = self._settings.get(name.lower(), (name, None))[0]
             self._changing()
             self._settings[name.lower()] = (stored_name, properties)
+            now = datetime.now(UTC)
+            self._times[name.lower()] = (self._times.get(name.lower(), (now, now))[0], now)
             return stored_name, properties
 
 
@@ -227,6 +252,10 @@ class Tenant:
         self.lock = threading.Lock()
         self._subscriptions: dict[str, SimSubscription] = {}
         self._clusters: dict[str, SimCluster] = {}
+        self._destinations: dict[str, Destination] = {}
+        # API versions a provider lists per resource type (Microsoft.Datadog/monitors -> ...): kept when the
+        # resources go, as a provider's resourceTypes do not depend on what exists.
+        self.resource_types: dict[str, tuple[str, ...]] = {}
 
     @property
     def categories(self) -> tuple[DiagnosticCategory, ...]:
@@ -257,6 +286,46 @@ class Tenant:
 
     def find_cluster(self, resource_id: str) -> SimCluster | None:
         return self._clusters.get(resource_key(resource_id))
+
+    @property
+    def clusters(self) -> list[SimCluster]:
+        with self.lock:
+            return list(self._clusters.values())
+
+    # --- destinations --------------------------------------------------------------------------------
+
+    def add_workspace(self, resource_id: str, **properties: Any) -> SimWorkspace:
+        return self._add_destination(SimWorkspace(resource_id, **properties))
+
+    def add_storage_account(self, resource_id: str, **properties: Any) -> SimStorageAccount:
+        return self._add_destination(SimStorageAccount(resource_id, **properties))
+
+    def add_resource(self, resource_id: str, resource_type: str, **properties: Any) -> SimResource:
+        """An Event Hubs authorization rule, or a partner solution's resource (marketplacePartnerId)."""
+        resource = SimResource(resource_id, resource_type, **properties)
+        self.resource_types[resource_type.lower()] = resource.api_versions
+        return self._add_destination(resource)
+
+    def _add_destination(self, destination: Any) -> Any:
+        key = resource_key(destination.id)
+        with self.lock:
+            if key in self._destinations:
+                raise ValueError(f"destination {destination.id} already exists")
+            self._destinations[key] = destination
+        return destination
+
+    def find_destination(self, resource_id: str) -> Destination | None:
+        return self._destinations.get(resource_key(resource_id))
+
+    def remove_destination(self, resource_id: str) -> None:
+        """Delete a destination (KeyError when there is none): settings still name it, as in Azure."""
+        with self.lock:
+            del self._destinations[resource_key(resource_id)]
+
+    @property
+    def destinations(self) -> list[Destination]:
+        with self.lock:
+            return list(self._destinations.values())
 
     def remove_cluster(self, resource_id: str) -> None:
         """Delete a cluster (with its settings); KeyError when there is none."""

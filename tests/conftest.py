@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from support import point_at
+from support import STORAGE, WORKSPACE, point_at
 
 from azsim import ArmSimulator, Tenant
 from azsim.azurite import AzuriteUnavailable
@@ -17,10 +17,17 @@ from azsim.azurite import azurite as run_azurite
 
 @pytest.fixture
 def simulate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ArmSimulator]]:
-    """Start a simulator for a tenant and point the environment at it (as App Service would)."""
+    """Start a simulator for a tenant and point the environment at it (as App Service would).
+
+    The tenant gets the workspace and storage account the tests' settings name (tests/support.py) unless it
+    has them already; a test about a lost destination removes or changes them."""
     started: list[ArmSimulator] = []
 
     def start(tenant: Tenant, **options: Any) -> ArmSimulator:
+        if tenant.find_destination(WORKSPACE) is None:
+            tenant.add_workspace(WORKSPACE)
+        if tenant.find_destination(STORAGE) is None:
+            tenant.add_storage_account(STORAGE)
         sim = ArmSimulator(tenant, **options).start()
         started.append(sim)
         point_at(sim, monkeypatch)

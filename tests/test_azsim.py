@@ -600,8 +600,12 @@ def test_demo_tenant_covers_the_shapes() -> None:
     assert not research.registered("Microsoft.ContainerService")
     assert research.clusters == []
     assert by_name["aks-analytics-muc"].resource_group == "rg-analytics-münchen"
-    assert len(by_name) == 15
+    assert len(by_name) == 17
     assert by_name["aks-reporting-prod-neu"].forbidden
+    billing = by_name["aks-billing-prod-weu"].settings["audit-to-billing-law"]["workspaceId"]
+    assert tenant.find_destination(billing) is None  # the setting names a deleted workspace
+    telemetry = by_name["aks-telemetry-prod-neu"].settings["audit-to-telemetry-law"]["workspaceId"]
+    assert tenant.find_destination(telemetry).ingestion == "OverQuota"
     assert by_name["aks-payments-stg-weu"].settings == {}
     assert by_name["aks-ml-stg-eus"].settings["orphaned-destination"]["workspaceId"] == ""
     assert by_name["aks-payments-prod-weu"].settings["send-to-security-law"]["workspaceId"] == WORKSPACE

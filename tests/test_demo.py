@@ -15,20 +15,20 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
     out = io.StringIO()
     assert main(["demo"], stdout=out, stderr=io.StringIO()) == 0
     text = out.getvalue()
-    assert "14 clusters in 4 subscriptions: 4 pass, 7 fail, 2 exempt, 1 error" in text
+    assert "16 clusters in 4 subscriptions: 4 pass, 9 fail, 2 exempt, 1 error" in text
     assert "1 without the AKS resource provider, so no clusters" in text
-    assert "the simulated Event Grid topic received 14 CloudEvents" in text
+    assert "the simulated Event Grid topic received 16 CloudEvents" in text
     steps = re.findall(r"^  (FAIL|PASS) (\S+):", text, flags=re.MULTILINE)
     assert steps == [
         ("FAIL", "aks-newapp-prod-weu"),
         ("PASS", "aks-newapp-prod-weu"),
         ("FAIL", "aks-payments-prod-weu"),
     ]
-    assert text.count(": planned: ") == text.count(": applied: ") == 7
+    assert text.count(": planned: ") == text.count(": applied: ") == 9
     assert (
         "aks-analytics-muc: failed: no change to enable kube-audit, kube-audit-admin (remediation cannot help" in text
     )
-    assert "Read-only re-scan: 11 pass, 1 fail, 2 exempt, 1 error" in text
+    assert "Read-only re-scan: 13 pass, 1 fail, 2 exempt, 1 error" in text
     report = (tmp_path / "demo-output" / "report.html").read_text()
     assert "aks-orders-prod-weu" in report
     message = json.loads((tmp_path / "demo-output" / "teams-message.json").read_text())

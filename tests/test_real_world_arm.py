@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from support import WORKSPACE, audit_setting, scan_json, statuses
+from support import STORAGE, WORKSPACE, audit_setting, scan_json, statuses
 
 from auditor.cli import main
 from auditor.rule import NON_ASCII_NOTE
@@ -353,8 +353,7 @@ def test_explicit_nulls_are_absent_values(simulate):
         "audit",
         {
             "workspaceId": None,
-            "storageAccountId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
-            "/providers/Microsoft.Storage/storageAccounts/starchive",
+            "storageAccountId": STORAGE,
             "eventHubAuthorizationRuleId": None,
             "eventHubName": None,
             "marketplacePartnerId": None,

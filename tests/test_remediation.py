@@ -205,6 +205,7 @@ UNTOUCHED = ("five-full", "exempt", "forbidden", "passing")
 def fixable_tenant() -> tuple[Tenant, dict[str, SimCluster]]:
     """Every failing shape of the evaluator's tests, plus ones that must not be touched."""
     tenant = Tenant()
+    tenant.add_workspace(TARGET_WS)
     sub = tenant.add_subscription("Production")
     made = {name: sub.add_cluster(name, resource_group="rg-aks") for name in (*FIXABLE, *UNTOUCHED)}
     made["admin-missing"].set_setting(
@@ -322,6 +323,7 @@ def test_apply_fixes_every_fixable_cluster_keeping_everything_else(remediating, 
 
 def test_apply_is_idempotent_and_exits_zero_when_everything_was_fixed(simulate, monkeypatch):
     tenant = Tenant()
+    tenant.add_workspace(TARGET_WS)
     sub = tenant.add_subscription("Production")
     sub.add_cluster("aks-a")
     sub.add_cluster("aks-b").set_setting("x", audit_setting("kube-audit", workspace=TARGET_WS))

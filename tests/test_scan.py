@@ -38,6 +38,8 @@ def test_demo_tenant_reaches_every_status_on_the_right_clusters(simulate):
         "aks-identity-prod-weu": "pass",
         "aks-search-prod-weu": "pass",
         "aks-orders-prod-weu": "fail",
+        "aks-billing-prod-weu": "fail",  # its workspace was deleted
+        "aks-telemetry-prod-neu": "fail",  # its workspace stopped ingesting at its daily cap
         "aks-payments-stg-weu": "fail",
         "aks-checkout-stg-weu": "fail",
         "aks-siem-stg-eus": "fail",
@@ -49,9 +51,9 @@ def test_demo_tenant_reaches_every_status_on_the_right_clusters(simulate):
         "aks-reporting-prod-neu": "error",
     }
     assert document["summary"] == {
-        "clusters": 14,
+        "clusters": 16,
         "pass": 4,
-        "fail": 7,
+        "fail": 9,
         "exempt": 2,
         "error": 1,
         "subscriptions": 4,
@@ -77,7 +79,7 @@ def test_scan_is_strictly_read_only_and_costs_one_call_per_cluster(simulate):
     settings_lists = [
         r for r in sim.requests if r.path.lower().endswith("/providers/microsoft.insights/diagnosticsettings")
     ]
-    assert len(settings_lists) == 14  # one per cluster in an active subscription
+    assert len(settings_lists) == 16  # one per cluster in an active subscription
     assert sim.count(contains="diagnosticSettingsCategories") <= 1
 
 
@@ -244,7 +246,7 @@ def test_table_output_lists_what_needs_action_first(simulate):
     order = [line.split()[0] for line in lines[1:] if line and line.split()[0] in {"PASS", "FAIL", "ERROR", "EXEMPT"}]
     assert order == sorted(order, key=["FAIL", "ERROR", "EXEMPT", "PASS"].index)
     assert "\x1b[" not in out  # no colour when not a terminal
-    assert lines[-1] == "14 clusters in 4 subscriptions: 4 pass, 7 fail, 2 exempt, 1 error " + (
+    assert lines[-1] == "16 clusters in 4 subscriptions: 4 pass, 9 fail, 2 exempt, 1 error " + (
         "(1 disabled or deleted subscriptions skipped; 1 without the AKS resource provider, so no clusters)"
     )
 
@@ -297,7 +299,7 @@ def test_failed_token_is_one_clear_configuration_error(simulate):
 def test_json_output_is_one_document(simulate):
     simulate(demo_tenant())
     _, out, _ = run_cli("scan", "-o", "json")
-    assert json.loads(out)["summary"]["clusters"] == 14
+    assert json.loads(out)["summary"]["clusters"] == 16
 
 
 def test_retry_after_is_honoured_before_the_retry(simulate):
@@ -352,12 +354,12 @@ def test_csv_sarif_and_html_outputs(simulate, tmp_path):
     code, out, _ = run_cli("scan", "--output", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 1
-    assert len(rows) == 14
+    assert len(rows) == 16
     assert rows[0]["status"] == "fail"
     _, out, _ = run_cli("scan", "--output", "sarif")
     sarif = json.loads(out)
     assert sarif["version"] == "2.1.0"
-    assert len(sarif["runs"][0]["results"]) == 8  # 7 fail + 1 error
+    assert len(sarif["runs"][0]["results"]) == 10  # 9 fail + 1 error
     report = tmp_path / "report.html"
     code, out, err = run_cli("scan", "--output", "html", "--out", str(report))
     assert (code, out) == (1, "")

@@ -6,7 +6,8 @@ AKSControlPlane) and in AzureDiagnostics (settings without `Dedicated`), through
 azure-monitor-query's async LogsQueryClient on the scan's credential and pooled session. The
 query API's POST only reads: the read-only guard lets exactly that path through. A storage
 account is listed per cluster and category, day by day over the lookback, under the prefix
-resource logs land in (destinations.blob_prefix); that needs Storage Blob Data Reader.
+resource logs land in (destinations.blob_prefix), the records' hour read from each blob's path;
+that needs Storage Blob Data Reader.
 
 A query or listing that cannot run leaves delivery unverified (never a guess), saying why.
 """
@@ -87,19 +88,23 @@ class DeliveryReader:
         except Exception as exc:
             return Records(self._since, failure=f"the query could not run ({describe(exc, self._timeout)})")
         partial = ""
-        tables = answer.tables
         if isinstance(answer, LogsQueryPartialResult):
             partial = str(getattr(answer.partial_error, "message", "") or "partial error")
             tables = answer.partial_data
+        else:
+            tables = answer.tables
         rows = []
         for table in tables:
             columns = {name: index for index, name in enumerate(table.columns)}
             if not {"ResourceId", "Category", "Last"} <= columns.keys():
                 return Records(self._since, failure="the query answered without the columns it asks for")
             for row in table.rows:
-                moment = row[columns["Last"]]
+                values = list(row)
+                if len(values) != len(table.columns):
+                    return Records(self._since, failure="the query answered rows that do not match its columns")
+                moment = values[columns["Last"]]
                 if isinstance(moment, datetime):
-                    rows.append((str(row[columns["ResourceId"]]), str(row[columns["Category"]]), moment))
+                    rows.append((str(values[columns["ResourceId"]]), str(values[columns["Category"]]), moment))
         return Records(self._since, newest_records(rows), partial=partial)
 
     async def blobs(self, endpoint: str, cluster_id: str, categories: list[str]) -> Records:
@@ -116,8 +121,9 @@ class DeliveryReader:
                     prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
                     try:
                         async for blob in container.list_blobs(name_starts_with=prefix):
-                            if blob.last_modified is not None and blob.last_modified >= self._since:
-                                rows.append((cluster_id, category, blob.last_modified))
+                            moment = _records_until(blob.name, blob.last_modified)
+                            if moment is not None and moment >= self._since:
+                                rows.append((cluster_id, category, moment))
                     except ResourceNotFoundError:  # no such container: nothing ever arrived
                         break
         except HttpResponseError as exc:
@@ -129,6 +135,19 @@ class DeliveryReader:
         except Exception as exc:
             return Records(self._since, failure=describe(exc, self._timeout))
         return Records(self._since, newest_records(rows))
+
+
+_HOUR = re.compile(r"/y=(\d{4})/m=(\d{2})/d=(\d{2})/h=(\d{2})/m=\d{2}/PT1H\.json$")
+
+
+def _records_until(name: str, last_modified: datetime | None) -> datetime | None:
+    """How recent a PT1H.json blob's records are: the end of the hour its path names (a blob holds one hour
+    of records), or its last modification when the path is not in that form."""
+    hour = _HOUR.search(name)
+    if hour is None:
+        return last_modified
+    year, month, day, at = (int(part) for part in hour.groups())
+    return datetime(year, month, day, at, tzinfo=UTC) + timedelta(hours=1)
 
 
 def _days(since: datetime, until: datetime) -> list[str]:

@@ -216,6 +216,11 @@ def _lifecycle(policy: Mapping[str, Any]) -> tuple[LifecycleRule, ...]:
             continue
         if filters.get("blobIndexMatch"):  # only blobs carrying index tags: resource logs carry none
             continue
+        # Resource logs are append blobs; a rule whose blobTypes leave them out never deletes them. The spec
+        # makes blobTypes required; a rule without it is read as covering every type (the cautious reading).
+        types = filters.get("blobTypes")
+        if isinstance(types, list) and not any(str(t).lower() == "appendblob" for t in types):
+            continue
         # actions.baseBlob.delete holds one or more conditions: days after modification, creation or last access.
         delete = _object(_object(_object(definition.get("actions")).get("baseBlob")).get("delete"))
         days = [

@@ -1,0 +1,144 @@
+"""The Log Analytics query API (`POST {endpoint}/v1/workspaces/{customerId}/query`) over the tenant's workspaces.
+
+The simulation does not interpret KQL. It answers the one query the auditor sends (auditor/azure/
+delivery.py: the newest record per cluster and category in the audit tables), computed from what
+Azure Monitor has delivered (azsim/monitor.py), with the columns and types the real API returns;
+any other query is a 400 BadArgumentError, so a changed query cannot pass unnoticed.
+
+Shapes and errors follow the Azure docs ("Azure Monitor Log Analytics API request format" and
+"... API errors"): `{"tables": [{"name", "columns": [{"name", "type"}], "rows"}]}`; 401
+AuthenticationFailed without a token; 403 InvalidAuthenticationToken(Audience); 403
+InsufficientAccessError when the identity may not read the workspace; 400 BadArgumentError. A
+partial failure answers 200 with the tables and an `error` object beside them (azure-monitor-query
+turns it into LogsQueryPartialResult). The docs are silent on a workspace ID that does not exist
+(a deleted workspace); the simulation answers 404 PathNotFoundError, and the auditor treats every
+failure of the query alike: delivery not verified.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from azsim.destinations import SimWorkspace
+from azsim.gateway import Gateway, RequestRecord, finish
+from azsim.monitor import newest
+from azsim.responses import json_response
+from azsim.tenant import Tenant
+
+_PATH = re.compile(r"^/v1/workspaces/([^/]+)/query$", re.IGNORECASE)
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+# What identifies the auditor's delivery query (the simulation answers nothing else).
+_QUERY_MARKS = ("union", "AKSAudit", "AKSAuditAdmin", "AKSControlPlane", "AzureDiagnostics", "max(TimeGenerated)")
+COLUMNS = [
+    {"name": "ResourceId", "type": "string"},
+    {"name": "Category", "type": "string"},
+    {"name": "Last", "type": "datetime"},
+    {"name": "SourceTable", "type": "string"},
+]
+
+
+class LogsApi:
+    """Answers query requests; `requests` logs them like the ARM front door's."""
+
+    def __init__(self, tenant: Tenant, gateway: Gateway) -> None:
+        self.tenant = tenant
+        self.gateway = gateway
+        self.endpoint = ""  # known once the site has its port: the token audience it accepts
+        self.queries: list[str] = []  # customer IDs queried, in order
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
+        self.gateway.logs_requests.append(record)
+        fired, response = await self.gateway.fault(request)
+        if not fired:
+            response = await self._answer(request)
+        return finish(request, record, response)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        problem = self.gateway.issuer.problem(token.strip(), self.endpoint)
+        if problem is not None:
+            return _error(403, *problem)
+        match = _PATH.match(request.path)
+        if request.method != "POST" or match is None:
+            return _error(
+                404, "PathNotFoundError", f"The requested path does not exist: {request.method} {request.path}"
+            )
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str) or not all(mark in query for mark in _QUERY_MARKS):
+            return _error(400, "BadArgumentError", "The request had some invalid properties")
+        since = _start(body.get("timespan"), datetime.now(UTC))
+        if since is None:
+            return _error(400, "BadArgumentError", f"The timespan {body.get('timespan')!r} is not valid")
+        workspace = self._workspace(match.group(1))
+        if workspace is None:
+            return _error(404, "PathNotFoundError", f"The workspace {match.group(1)} could not be found")
+        self.queries.append(workspace.customer_id)
+        if workspace.query_answer == "forbidden":
+            return _error(
+                403,
+                "InsufficientAccessError",
+                "The provided credentials have insufficient access to perform the requested operation",
+            )
+        table = {"name": "PrimaryResult", "columns": COLUMNS, "rows": _rows(self.tenant, workspace, since)}
+        answer: dict[str, object] = {"tables": [table]}
+        if workspace.query_answer == "partial":
+            answer["error"] = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [{"code": "EngineError", "message": "Query execution was throttled on one shard."}],
+            }
+        return json_response(answer)
+
+    def _workspace(self, customer_id: str) -> SimWorkspace | None:
+        for destination in self.tenant.destinations:
+            if isinstance(destination, SimWorkspace) and destination.customer_id.lower() == customer_id.lower():
+                return destination
+        return None
+
+
+def _rows(tenant: Tenant, workspace: SimWorkspace, since: datetime) -> list[list[str]]:
+    newest_by_key: dict[tuple[str, str, str], datetime] = {}
+    for entry in newest(tenant, "workspace", workspace.id, datetime.now(UTC)):
+        newest_by_key[(entry.cluster.id.lower(), entry.category, entry.table)] = entry.time
+    for record in workspace.records:
+        key = (record.cluster_id.lower(), record.category.lower(), record.table)
+        if key not in newest_by_key or newest_by_key[key] < record.time:
+            newest_by_key[key] = record.time
+    return [
+        [cluster, category, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), table]
+        for (cluster, category, table), moment in sorted(newest_by_key.items())
+        if moment >= since
+    ]
+
+
+def _start(timespan: object, now: datetime) -> datetime | None:
+    """The start of an ISO 8601 timespan: a duration back from now, start/end or start/duration."""
+    if timespan is None:
+        return datetime.min.replace(tzinfo=UTC)
+    if not isinstance(timespan, str):
+        return None
+    first = timespan.split("/", 1)[0]
+    duration = _DURATION.match(first)
+    if duration:
+        days, hours, minutes, seconds = (float(part or 0) for part in duration.groups())
+        return now - timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return datetime.fromisoformat(first.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return json_response({"error": {"message": message, "code": code}}, status)
