@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from pycep import BicepParser  # pycep-parser (requirements-dev.txt): the Bicep parser checkov uses
+from test_pythons import supported_pythons
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
 MODULES = INFRA / "modules"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
-# Built-in role definition IDs (CONTRACT §8; storage, Key Vault and monitoring IDs cited in the modules).
+# Built-in role definition IDs (Azure built-in roles; each is also cited in the module that assigns it).
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 MONITORING_CONTRIBUTOR = "749f88d5-cbae-40b8-bcfc-e573ddc772fa"
 LOG_ANALYTICS_CONTRIBUTOR = "92aaf0da-9dab-42b6-94a3-d43ce8d16293"
@@ -352,7 +353,7 @@ def test_queues_and_tables_are_the_ones_the_code_uses():
 
 
 # ------------------------------------------------------------------------------------------------
-# The function app: Flex Consumption, Python 3.11, HTTPS, TLS 1.2, no FTP, managed identity
+# The function app: Flex Consumption, the chosen Python, HTTPS, TLS 1.2, no FTP, managed identity
 # ------------------------------------------------------------------------------------------------
 
 
@@ -378,15 +379,28 @@ def test_the_function_app_is_https_only_with_tls_1_2_and_no_ftp():
     assert {body["name"]: body["properties"]["allow"] for body, _ in policies.values()} == {"ftp": False, "scm": False}
 
 
-def test_the_function_app_runs_python_3_11_from_an_identity_authenticated_package_container():
+def test_the_function_app_runs_the_chosen_python_from_an_identity_authenticated_package_container():
     doc = bicep("modules/functionapp.bicep")
     _, site, _ = resource(doc, "site")
     config = site["properties"]["functionAppConfig"]
-    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["runtime"] == {"name": "python", "version": "pythonVersion"}
+    assert param(doc, "pythonVersion")["default"] is None  # always main.bicep's choice, never a second default
+    _, functions, _, _ = module(bicep("main.bicep"), "functionApp")
+    assert functions["params"]["pythonVersion"] == "pythonVersion"
     storage = config["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
     assert storage["authentication"] == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "identityId"}
     assert set(config["scaleAndConcurrency"]) == {"maximumInstanceCount", "instanceMemoryMB"}
+
+
+def test_the_python_version_parameter_allows_exactly_the_supported_pythons_and_defaults_to_3_11():
+    main = bicep("main.bicep")
+    assert param(main, "pythonVersion")["type"] == "string"
+    assert decorators(main, "pythonVersion")["allowed"] == supported_pythons()
+    # The deployed default is the Python bootstrap prefers, so a local .venv runs what Azure runs.
+    assert param(main, "pythonVersion")["default"] == supported_pythons()[0] == "3.11"
+    reads = function(bicepparam()["pythonVersion"]["value"])
+    assert reads == ("readEnvironmentVariable", {"arg_1": "AUDITOR_PYTHON_VERSION", "arg_2": "3.11"})
 
 
 def test_the_function_app_runs_as_the_user_assigned_identity_everywhere():
