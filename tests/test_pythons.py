@@ -5,6 +5,7 @@ a second supported Python, or an unsupported one, is skipped on a machine withou
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import subprocess
@@ -152,3 +153,17 @@ def test_changed_requirements_are_installed_again(tmp_path: Path, requirements: 
     assert changed.returncode == 0, changed.stderr
     assert "installing Python packages" in changed.stderr
     assert "recreating" not in changed.stderr
+
+
+def test_the_per_python_virtualenvs_are_neither_committed_nor_deployed():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", ".venv-3.12", ".venv-3.13", ".venv-checkov"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ignored.stdout.split() == [".venv-3.12", ".venv-3.13", ".venv-checkov"]
+    funcignore = [line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()]
+    for venv in (".venv", ".venv-3.12", ".venv-3.13", ".venv-checkov"):
+        assert any(fnmatch.fnmatch(venv, pattern) for pattern in funcignore if pattern), venv
