@@ -156,14 +156,12 @@ def test_changed_requirements_are_installed_again(tmp_path: Path, requirements: 
 
 
 def test_the_per_python_virtualenvs_are_neither_committed_nor_deployed():
+    # The trailing slash asks about a directory, whether or not it exists yet (a clean clone has none).
+    venvs = [".venv-3.12/", ".venv-3.13/", ".venv-checkov/"]
     ignored = subprocess.run(
-        ["git", "check-ignore", "--no-index", ".venv-3.12", ".venv-3.13", ".venv-checkov"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "check-ignore", "--no-index", *venvs], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    assert ignored.stdout.split() == [".venv-3.12", ".venv-3.13", ".venv-checkov"]
+    assert ignored.stdout.split() == venvs
     funcignore = [line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()]
     for venv in (".venv", ".venv-3.12", ".venv-3.13", ".venv-checkov"):
         assert any(fnmatch.fnmatch(venv, pattern) for pattern in funcignore if pattern), venv
