@@ -53,8 +53,12 @@ choose_python() {
   local who="$1" venv="$2" version made
   if [ -n "${PYTHON:-}" ]; then
     version="$(python_version "$PYTHON")"
+    if [ -z "$version" ]; then
+      echo "$who: PYTHON=$PYTHON does not run (supported: ${SUPPORTED_PYTHONS[*]})" >&2
+      return 2
+    fi
     if ! is_supported "$version"; then
-      echo "$who: PYTHON=$PYTHON is ${version:+Python $version, }not a supported Python (${SUPPORTED_PYTHONS[*]})" >&2
+      echo "$who: PYTHON=$PYTHON is Python $version, not a supported one (${SUPPORTED_PYTHONS[*]})" >&2
       return 2
     fi
     interpreter "$PYTHON"

@@ -93,14 +93,14 @@ def test_find_python_finds_the_running_version_as_a_working_interpreter():
 def test_python_naming_a_missing_interpreter_is_refused():
     result = sh("choose_python bootstrap .venv-none", PYTHON="/nonexistent/python3.12")
     assert result.returncode == 2
-    assert "PYTHON=/nonexistent/python3.12 is not a supported Python (3.11 3.12 3.13)" in result.stderr
+    assert "PYTHON=/nonexistent/python3.12 does not run (supported: 3.11 3.12 3.13)" in result.stderr
 
 
 def test_python_naming_an_unsupported_version_is_refused():
     old = an_unsupported_python()
     result = sh("choose_python bootstrap .venv-none", PYTHON=old)
     assert result.returncode == 2
-    assert re.search(r"is Python 3\.\d+, not a supported Python", result.stderr), result.stderr
+    assert re.search(r"is Python 3\.\d+, not a supported one \(3\.11 3\.12 3\.13\)", result.stderr), result.stderr
 
 
 def test_python_wins_over_the_interpreter_an_existing_venv_was_made_by(tmp_path: Path, requirements: Path):
