@@ -74,6 +74,14 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Python version the function app runs on (Flex Consumption): one of those the auditor is tested on.')
+@allowed([
+  '3.11'
+  '3.12'
+  '3.13'
+])
+param pythonVersion string = '3.11'
+
 @description('Days the auditor\'s own telemetry is kept in Log Analytics.')
 @minValue(30)
 @maxValue(730)
@@ -399,6 +407,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    pythonVersion: pythonVersion
     auditorSettings: auditorSettings
     eventFunctionName: eventFunctionName
   }

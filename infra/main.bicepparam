@@ -16,6 +16,9 @@ param scannedSubscriptionIds = empty(readEnvironmentVariable('AUDITOR_SUBSCRIPTI
 // true: the timer scans every subscription the identity can read (Reader at a management group).
 param scanAllVisibleSubscriptions = bool(readEnvironmentVariable('AUDITOR_SCAN_ALL_VISIBLE_SUBSCRIPTIONS', 'false'))
 
+// The Python the function app runs on: 3.11 (default), 3.12 or 3.13.
+param pythonVersion = readEnvironmentVariable('AUDITOR_PYTHON_VERSION', '3.11')
+
 // Set to true by the azd postdeploy hook once on_resource_event exists (two-phase deployment).
 param deployEventSubscriptions = bool(readEnvironmentVariable('AUDITOR_EVENT_SUBSCRIPTIONS', 'false'))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from pycep import BicepParser  # pycep-parser (requirements-dev.txt): the Bicep parser checkov uses
+from test_pythons import supported_pythons
 
 from auditor.events import RELEVANT_OPERATIONS
 
@@ -357,7 +358,7 @@ def test_queues_and_tables_are_the_ones_the_code_uses():
 
 
 # ------------------------------------------------------------------------------------------------
-# The function app: Flex Consumption, Python 3.11, HTTPS, TLS 1.2, no FTP, managed identity
+# The function app: Flex Consumption, the chosen Python, HTTPS, TLS 1.2, no FTP, managed identity
 # ------------------------------------------------------------------------------------------------
 
 
@@ -383,15 +384,28 @@ def test_the_function_app_is_https_only_with_tls_1_2_and_no_ftp():
     assert {body["name"]: body["properties"]["allow"] for body, _ in policies.values()} == {"ftp": False, "scm": False}
 
 
-def test_the_function_app_runs_python_3_11_from_an_identity_authenticated_package_container():
+def test_the_function_app_runs_the_chosen_python_from_an_identity_authenticated_package_container():
     doc = bicep("modules/functionapp.bicep")
     _, site, _ = resource(doc, "site")
     config = site["properties"]["functionAppConfig"]
-    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["runtime"] == {"name": "python", "version": "pythonVersion"}
+    assert param(doc, "pythonVersion")["default"] is None  # always main.bicep's choice, never a second default
+    _, functions, _, _ = module(bicep("main.bicep"), "functionApp")
+    assert functions["params"]["pythonVersion"] == "pythonVersion"
     storage = config["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
     assert storage["authentication"] == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "identityId"}
     assert set(config["scaleAndConcurrency"]) == {"maximumInstanceCount", "instanceMemoryMB"}
+
+
+def test_the_python_version_parameter_allows_exactly_the_supported_pythons_and_defaults_to_3_11():
+    main = bicep("main.bicep")
+    assert param(main, "pythonVersion")["type"] == "string"
+    assert decorators(main, "pythonVersion")["allowed"] == supported_pythons()
+    # The deployed default is the Python bootstrap prefers, so a local .venv runs what Azure runs.
+    assert param(main, "pythonVersion")["default"] == supported_pythons()[0] == "3.11"
+    reads = function(bicepparam()["pythonVersion"]["value"])
+    assert reads == ("readEnvironmentVariable", {"arg_1": "AUDITOR_PYTHON_VERSION", "arg_2": "3.11"})
 
 
 def test_the_function_app_runs_as_the_user_assigned_identity_everywhere():

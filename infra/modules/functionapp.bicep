@@ -1,4 +1,4 @@
-// The Flex Consumption plan and the function app (Python 3.11 on Linux) running function_app.py,
+// The Flex Consumption plan and the function app (Python on Linux) running function_app.py,
 // with the auditor's user-assigned identity, identity-based AzureWebJobsStorage, Application Insights
 // by connection string with Entra auth, Key Vault references resolved with the same identity, and
 // every AUDITOR_* setting (passed in by main.bicep).
@@ -58,6 +58,9 @@ param maximumInstanceCount int = 40
   4096
 ])
 param instanceMemoryMB int = 2048
+
+@description('Python version of the app (functionAppConfig.runtime.version); main.bicep allows the supported ones.')
+param pythonVersion string
 
 @description('The AUDITOR_* app settings (names and values; secrets as Key Vault references).')
 param auditorSettings object
@@ -143,7 +146,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: pythonVersion
       }
     }
   }
