@@ -18,7 +18,9 @@ finding (docs/reference.md, "Destinations").
   the category's blobs sooner.
 - Delivery (when a lookback is set): the destination must hold a record of the category from
   the cluster newer than the lookback's start; a stopped cluster and a setting younger than the
-  lookback are not expected to have sent one.
+  lookback are not expected to have sent one. A delivery check that cannot run (the query fails
+  or answers in part) makes the cluster `error` whatever the mode: it was asked for; only a
+  storage account on which the identity holds no data role is noted as not checked.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ class Records:
     newest: Mapping[tuple[str, str], datetime] = field(default_factory=dict)  # (cluster key, category) -> time
     failure: str = ""  # the query could not run: no conclusion
     partial: str = ""  # the query answered with a partial error: absent rows prove nothing
+    denied: bool = False  # the identity holds no data role on the storage account: delivery is not checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ class Judgement:
     health: Health
     reason: str = ""  # why it does not count, or why it was not verified
     warning: str = ""  # worth saying though it counts (approaching the cap, provisioning state)
+    decisive: bool = False  # unverified because a requested check could not run: `error` in any mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +232,13 @@ def _delivery(
             "so its records are not yet expected"
         )
         return Judgement(Health.KEEPS, warning=_join(warning, young))
+    # Delivery was asked for: a check that cannot run makes the cluster `error`, unless the identity simply
+    # holds no data role on a storage account (then delivery there is noted as not checked).
     if records is None:
-        return Judgement(Health.UNVERIFIED, f"delivery to {name} could not be checked", warning)
+        return Judgement(Health.UNVERIFIED, f"delivery to {name} could not be checked", warning, decisive=True)
     if records.failure:
-        return Judgement(Health.UNVERIFIED, f"delivery to {name} could not be checked: {records.failure}", warning)
+        reason = f"delivery to {name} could not be checked: {records.failure}"
+        return Judgement(Health.UNVERIFIED, reason, warning, decisive=not records.denied)
     newest = records.newest.get((sender.cluster_id.strip().rstrip("/").lower(), category))
     if newest is not None:
         return Judgement(Health.KEEPS, warning=warning)
@@ -239,6 +246,7 @@ def _delivery(
         return Judgement(
             Health.UNVERIFIED,
             f"delivery to {name} could not be checked: the query answered in part ({records.partial})",
+            decisive=True,
         )
     since = records.since.strftime("%Y-%m-%d %H:%M UTC")
     return Judgement(Health.LOST, f"{name}, but no {category} record has reached it since {since}", warning)

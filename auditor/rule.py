@@ -247,18 +247,20 @@ class _Tally:
         strict = expect.check is DestinationCheck.STRICT
         verdict = judge(state, self._trail.records.get(key), category, sender, expect, self._trail.now)
         unverified = verdict.health is Health.UNVERIFIED
-        for note in (verdict.warning, verdict.reason if unverified and not strict else ""):
+        doubtful = unverified and (strict or verdict.decisive)
+        for note in (verdict.warning, verdict.reason if unverified and not doubtful else ""):
             if note and note not in self.warnings:
                 self.warnings.append(note)
         if verdict.health is Health.LOST:
             self.lost.add(category)
             self.shortfalls[category].append(f"setting {name} sends it to {verdict.reason}")
-        elif unverified and strict:
+        elif doubtful:
             self.doubts[category].append(verdict.reason)
         detail = verdict.reason or verdict.warning
         _record(checks, key, DestinationEvidence(target, kind, str(verdict.health), state.said, detail))
-        # An unverified destination neither passes nor fails by itself: unless strict, it counts as configured.
-        return verdict.health is Health.KEEPS or (unverified and not strict)
+        # An unverified destination neither passes nor fails by itself: unless strict (or a requested delivery
+        # check could not run), it counts as configured.
+        return verdict.health is Health.KEEPS or (unverified and not doubtful)
 
 
 _WORST_LAST = [str(Health.KEEPS), str(Health.UNVERIFIED), str(Health.LOST)]

@@ -16,6 +16,7 @@ one JSON record per line. Storage accounts must exist before the simulator start
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -105,6 +106,8 @@ class BlobService:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
         self.gateway.blob_requests.append(record)
+        if self.gateway.latency > 0:
+            await asyncio.sleep(self.gateway.latency)
         fired, response = await self.gateway.fault(request)
         if not fired:
             response = await self._answer(request)

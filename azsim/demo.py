@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from auditor.azure.storage import StorageTarget
+from auditor.destinations import DestinationCheck
 from auditor.model import RemediationMode
 from auditor.pipeline import run_scan
 from auditor.reactions import handle_events
@@ -36,6 +37,8 @@ AKS audit-log auditor: demo on a simulated tenant (no Azure needed)
 A local HTTPS ARM endpoint and managed-identity endpoint serve {subscriptions} subscriptions
 and {clusters} AKS clusters; the real Azure SDK clients scan them at {latency:g} ms per call.
 Control: {label}, "{title}": {requirement}
+The destinations are read too (AUDITOR_DESTINATION_CHECK=lenient): a setting that sends to a
+deleted workspace, or to one that stopped ingesting at its daily cap, keeps no audit trail.
 
 $ python -m auditor scan
 """
@@ -46,6 +49,11 @@ Findings out: the simulated Event Grid topic received {events} CloudEvents (one 
 simulated Teams webhook {cards} Adaptive Card message(s). Written for you to open:
   {html}   (the HTML report: python -m auditor scan --output html --out report.html)
   {card}   (the Teams message as posted)
+"""
+
+_CONFIGURATION_ONLY = """
+The same scan judging configuration only (AUDITOR_DESTINATION_CHECK=off), as Azure Policy and the other
+tools do, passes the two clusters whose audit trail is gone:
 """
 
 _EVENTS = """
@@ -113,6 +121,7 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             code = 1 if outcome.result.failing() else 0
             events, cards = len(sim.sinks.eventgrid_events), len(sim.sinks.teams_posts)
             out.write(_DELIVERED.format(code=code, events=events, cards=cards, html=html, card=card))
+            _configuration_only(settings, out)
             out.write(_EVENTS.format(grace=settings.create_grace_seconds))
             reacting = replace(settings, create_grace_seconds=0)
             for step, change in _changes(tenant):
@@ -127,6 +136,15 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             _remediate(settings, out)
             out.write(_OUTRO)
     return 0
+
+
+def _configuration_only(settings: Settings, out: TextIO) -> None:
+    """What a configuration-only check (every other tool) says of the clusters whose trail is gone."""
+    quiet = replace(settings, notifications=NotificationSettings(), destination_check=DestinationCheck.OFF)
+    findings = {f.name: f for f in asyncio.run(run_scan(quiet)).result.findings}
+    out.write(_CONFIGURATION_ONLY)
+    for name in _TRAIL_GONE:
+        out.write(f"  {str(findings[name].status).upper()} {name}: {'; '.join(findings[name].reasons)}\n")
 
 
 def _remediate(settings: Settings, out: TextIO) -> None:
@@ -150,6 +168,7 @@ def _remediate(settings: Settings, out: TextIO) -> None:
 
 
 _OUTPUT = Path("demo-output")
+_TRAIL_GONE = ("aks-billing-prod-weu", "aks-telemetry-prod-neu")  # deleted workspace, capped workspace
 _NEW_CLUSTER = "aks-newapp-prod-weu"
 _DRIFTED = "aks-payments-prod-weu"
 

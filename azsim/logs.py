@@ -17,6 +17,7 @@ failure of the query alike: delivery not verified.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -54,6 +55,8 @@ class LogsApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
         self.gateway.logs_requests.append(record)
+        if self.gateway.latency > 0:
+            await asyncio.sleep(self.gateway.latency)
         fired, response = await self.gateway.fault(request)
         if not fired:
             response = await self._answer(request)

@@ -100,9 +100,10 @@ def _child(mode: str, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def measure(sim: ArmSimulator, mode: str, clusters: int) -> dict[str, Any]:
+def measure(sim: ArmSimulator, mode: str, clusters: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    """One scan in a child process; `settings` adds AUDITOR_* variables to the simulation's environment."""
     sim.clear_requests()
-    env = {**sim.env(), "REQUESTS_CA_BUNDLE": sim.ca_file}
+    env = {**sim.env(), "REQUESTS_CA_BUNDLE": sim.ca_file, **(settings or {})}
     metrics = _child(mode, env)
     requests = sim.requests
     metrics["arm_calls"] = len(requests)

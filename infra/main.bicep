@@ -137,8 +137,8 @@ param logsEndpoint string = ''
 @description('Workspaces (resource IDs) that receive the clusters\' audit logs: the identity gets Log Analytics Reader on each, to verify them (needed where Reader on a scanned subscription does not reach, such as a central security workspace).')
 param verifiedWorkspaceIds array = []
 
-@description('Storage accounts (resource IDs) that receive audit logs: the identity gets Storage Blob Data Reader on each when delivery checks are on.')
-param deliveryStorageAccountIds array = []
+@description('Storage accounts (resource IDs) that receive the clusters\' audit logs: the identity gets Reader on each (existence, lifecycle policy) and, when delivery checks are on, Storage Blob Data Reader (the insights-logs-* blobs).')
+param verifiedStorageAccountIds array = []
 
 @description('AUDITOR_EXEMPT_TAG: tag whose value true or a future YYYY-MM-DD exempts a cluster.')
 param exemptTag string = 'aks-audit-exempt'
@@ -450,8 +450,9 @@ module workspaceRoles 'modules/workspace-roles.bicep' = if (remediationApply && 
 }
 
 // Read access on the destinations the auditor verifies (each in its own subscription and resource group):
-// workspaces always, storage accounts only when delivery checks list their blobs.
-var verifiedDestinations = concat(verifiedWorkspaceIds, deliveryLookbackHours > 0 ? deliveryStorageAccountIds : [])
+// Log Analytics Reader on workspaces; Reader on storage accounts, plus Storage Blob Data Reader only when
+// delivery checks list their blobs.
+var verifiedDestinations = concat(verifiedWorkspaceIds, verifiedStorageAccountIds)
 
 module destinationReaders 'modules/destination-reader.bicep' = [
   for (destinationId, index) in verifiedDestinations: {
@@ -460,6 +461,7 @@ module destinationReaders 'modules/destination-reader.bicep' = [
     params: {
       destinationId: destinationId
       principalId: identity.outputs.principalId
+      readBlobs: deliveryLookbackHours > 0
     }
   }
 ]

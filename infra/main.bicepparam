@@ -38,6 +38,9 @@ param destinationCheck = readEnvironmentVariable('AUDITOR_DESTINATION_CHECK', 'l
 param minRetentionDays = int(readEnvironmentVariable('AUDITOR_MIN_RETENTION_DAYS', '0'))
 param deliveryLookbackHours = int(readEnvironmentVariable('AUDITOR_DELIVERY_LOOKBACK_HOURS', '0'))
 param logsEndpoint = readEnvironmentVariable('AUDITOR_LOGS_ENDPOINT', '')
+// Not app settings: the destinations whose read roles the deployment grants (comma-separated resource IDs).
+param verifiedWorkspaceIds = empty(readEnvironmentVariable('AUDITOR_VERIFIED_WORKSPACE_IDS', '')) ? [] : split(readEnvironmentVariable('AUDITOR_VERIFIED_WORKSPACE_IDS', ''), ',')
+param verifiedStorageAccountIds = empty(readEnvironmentVariable('AUDITOR_VERIFIED_STORAGE_ACCOUNT_IDS', '')) ? [] : split(readEnvironmentVariable('AUDITOR_VERIFIED_STORAGE_ACCOUNT_IDS', ''), ',')
 param renotifyHours = int(readEnvironmentVariable('AUDITOR_RENOTIFY_HOURS', '24'))
 
 // Notifications. The webhook URL and the SMTP password go to Key Vault; the app gets references.

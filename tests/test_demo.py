@@ -17,8 +17,15 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
     text = out.getvalue()
     assert "16 clusters in 4 subscriptions: 4 pass, 9 fail, 2 exempt, 1 error" in text
     assert "1 without the AKS resource provider, so no clusters" in text
+    assert re.search(r"^FAIL +aks-billing-prod-weu .*which no longer exists \(404 ResourceNotFound\)", text, re.M)
+    assert re.search(r"^FAIL +aks-telemetry-prod-neu .*dataIngestionStatus OverQuota; the cap resets at", text, re.M)
+    configuration_only = text.split("judging configuration only", 1)[1].split("Reacting to changes", 1)[0]
+    assert re.findall(r"^  (PASS|FAIL) (\S+):", configuration_only, flags=re.M) == [
+        ("PASS", "aks-billing-prod-weu"),
+        ("PASS", "aks-telemetry-prod-neu"),
+    ]
     assert "the simulated Event Grid topic received 16 CloudEvents" in text
-    steps = re.findall(r"^  (FAIL|PASS) (\S+):", text, flags=re.MULTILINE)
+    steps = re.findall(r"^  (FAIL|PASS) (\S+):", text.split("Reacting to changes", 1)[1], flags=re.MULTILINE)
     assert steps == [
         ("FAIL", "aks-newapp-prod-weu"),
         ("PASS", "aks-newapp-prod-weu"),

@@ -157,9 +157,18 @@ def test_delivery_is_judged_from_the_newest_record_and_excused_for_stopped_clust
     assert "stopped" in verdict(HEALTHY, expect, silent, stopped=True).warning
     young = verdict(HEALTHY, expect, silent, created_at=NOW - timedelta(hours=2))
     assert (young.health, "younger than the 24 h lookback" in young.warning) == (Health.KEEPS, True)
-    assert verdict(HEALTHY, expect, Records(since, failure="the query could not run")).health is Health.UNVERIFIED
-    assert verdict(HEALTHY, expect, Records(since, partial="PartialError")).health is Health.UNVERIFIED
-    assert verdict(HEALTHY, expect, None).health is Health.UNVERIFIED
+
+
+def test_a_delivery_check_that_cannot_run_is_decisive_unless_only_the_data_role_is_missing():
+    expect = Expectations(DestinationCheck.LENIENT, lookback_hours=24)
+    since = NOW - timedelta(hours=24)
+    for records in (Records(since, failure="the query could not run"), Records(since, partial="PartialError"), None):
+        result = verdict(HEALTHY, expect, records)
+        assert (result.health, result.decisive) == (Health.UNVERIFIED, True)
+    denied = verdict(HEALTHY, expect, Records(since, failure="403", denied=True))
+    assert (denied.health, denied.decisive) == (Health.UNVERIFIED, False)
+    unreadable = dataclasses.replace(HEALTHY, readable=False, said="forbidden (403 AuthorizationFailed)")
+    assert verdict(unreadable, expect).decisive is False  # the destination itself: lenient's business
 
 
 def test_categories_land_in_their_tables():

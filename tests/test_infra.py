@@ -807,22 +807,26 @@ def test_log_analytics_contributor_only_when_remediation_applies_and_on_the_work
     assert scope[0] == "resource_group"
 
 
-def test_destinations_get_read_roles_on_themselves_only_and_storage_only_with_delivery_checks():
+def test_destinations_get_read_roles_on_themselves_only_and_blob_reading_only_with_delivery_checks():
     main = bicep("main.bicep")
     path, body, _, loop = module(main, "destinationReaders")
     assert path == "modules/destination-reader.bicep"
     assert function(body["scope"])[0] == "resource_group"
+    assert loop is not None
     readers = bicep("modules/destination-reader.bicep")
-    roles = role_assignments(readers)
-    assert {(rid, b["scope"]) for rid, b, _ in roles.values()} == {
+    roles = {(rid, b["scope"]): condition for rid, b, condition in role_assignments(readers).values()}
+    assert set(roles) == {
         (LOG_ANALYTICS_READER, "workspace"),
+        (READER, "storageAccount"),
         (STORAGE_BLOB_DATA_READER, "storageAccount"),
     }
-    # Storage accounts are in the list only when delivery checks read their blobs.
-    verified = main["variables"]["verifiedDestinations"]["value"]
-    assert "deliveryLookbackHours" in json.dumps(verified)
-    assert "deliveryStorageAccountIds" in json.dumps(verified)
-    assert loop is not None
+    assert "readBlobs" in json.dumps(roles[(STORAGE_BLOB_DATA_READER, "storageAccount")])
+    assert "readBlobs" not in json.dumps(roles[(READER, "storageAccount")])
+    assert param(readers, "readBlobs")["default"] is False
+    assert "deliveryLookbackHours" in json.dumps(body["params"]["readBlobs"])
+    verified = json.dumps(main["variables"]["verifiedDestinations"]["value"])
+    assert "verifiedWorkspaceIds" in verified
+    assert "verifiedStorageAccountIds" in verified
 
 
 def test_no_role_is_granted_at_management_group_or_tenant_scope():

@@ -70,11 +70,6 @@ class DeliveryReader:
         self._queries: dict[str, asyncio.Task[Records]] = {}
         self._blob_clients: dict[str, BlobServiceClient] = {}
 
-    @property
-    def queries(self) -> int:
-        """Workspaces queried so far (for the benchmark's cost figures)."""
-        return len(self._queries)
-
     def workspace(self, customer_id: str) -> asyncio.Task[Records]:
         """The workspace's records, from one query shared by every cluster that sends there."""
         key = customer_id.lower()
@@ -108,7 +103,8 @@ class DeliveryReader:
         return Records(self._since, newest_records(rows), partial=partial)
 
     async def blobs(self, endpoint: str, cluster_id: str, categories: list[str]) -> Records:
-        """The newest blob of each category for the cluster, listed day by day back to the lookback's start."""
+        """Whether each category of the cluster has a blob newer than the lookback's start: its days are
+        listed newest first, and a category stops at the first day that has one (one listing when healthy)."""
         client = self._blob_clients.get(endpoint)
         if client is None:
             client = BlobServiceClient(endpoint, self._connection.credential, **self._blob_options)
@@ -117,21 +113,24 @@ class DeliveryReader:
         try:
             for category in categories:
                 container = client.get_container_client(f"insights-logs-{category}")
-                for day in _days(self._since, datetime.now(UTC)):
+                for day in reversed(_days(self._since, datetime.now(UTC))):
                     prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
+                    found = False
                     try:
                         async for blob in container.list_blobs(name_starts_with=prefix):
                             moment = _records_until(blob.name, blob.last_modified)
                             if moment is not None and moment >= self._since:
                                 rows.append((cluster_id, category, moment))
+                                found = True
                     except ResourceNotFoundError:  # no such container: nothing ever arrived
+                        break
+                    if found:
                         break
         except HttpResponseError as exc:
             if exc.status_code == 403:
                 reason = "the identity may not list its blobs (403); grant it Storage Blob Data Reader"
-            else:
-                reason = describe(exc, self._timeout)
-            return Records(self._since, failure=reason)
+                return Records(self._since, failure=reason, denied=True)
+            return Records(self._since, failure=describe(exc, self._timeout))
         except Exception as exc:
             return Records(self._since, failure=describe(exc, self._timeout))
         return Records(self._since, newest_records(rows))

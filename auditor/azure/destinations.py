@@ -59,11 +59,6 @@ class DestinationReader:
             self._reads[key] = asyncio.ensure_future(self._read(kind, resource_id))
         return self._reads[key]
 
-    @property
-    def reads(self) -> int:
-        """Distinct destinations read so far (for the benchmark's cost figures)."""
-        return len(self._reads)
-
     async def _read(self, kind: Destination, resource_id: str) -> DestinationState:
         try:
             if kind is Destination.WORKSPACE:
