@@ -158,10 +158,13 @@ class BlobService:
                 credential={"account_name": account.name, "account_key": self._keys[account.name]},
                 connection_verify=self._ca_file,
             ) as client:
+                created: set[str] = set()
                 for entry in entries:
                     container = client.get_container_client(f"insights-logs-{entry.category}")
-                    with contextlib.suppress(ResourceExistsError):
-                        container.create_container()
+                    if entry.category not in created:
+                        with contextlib.suppress(ResourceExistsError):
+                            container.create_container()
+                        created.add(entry.category)
                     blob = container.get_blob_client(_blob_name(entry.cluster.id, entry.time))
                     with contextlib.suppress(ResourceExistsError):
                         blob.create_append_blob(if_none_match="*")

@@ -103,29 +103,15 @@ class DeliveryReader:
         return Records(self._since, newest_records(rows), partial=partial)
 
     async def blobs(self, endpoint: str, cluster_id: str, categories: list[str]) -> Records:
-        """Whether each category of the cluster has a blob newer than the lookback's start: its days are
-        listed newest first, and a category stops at the first day that has one (one listing when healthy)."""
+        """Whether each category of the cluster has a blob newer than the lookback's start, the categories
+        listed side by side: each lists its days newest first and stops at the first day that has one (one
+        listing per category when healthy)."""
         client = self._blob_clients.get(endpoint)
         if client is None:
             client = BlobServiceClient(endpoint, self._connection.credential, **self._blob_options)
             self._blob_clients[endpoint] = self._connection.own(client)
-        rows = []
         try:
-            for category in categories:
-                container = client.get_container_client(f"insights-logs-{category}")
-                for day in reversed(_days(self._since, datetime.now(UTC))):
-                    prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
-                    found = False
-                    try:
-                        async for blob in container.list_blobs(name_starts_with=prefix):
-                            moment = _records_until(blob.name, blob.last_modified)
-                            if moment is not None and moment >= self._since:
-                                rows.append((cluster_id, category, moment))
-                                found = True
-                    except ResourceNotFoundError:  # no such container: nothing ever arrived
-                        break
-                    if found:
-                        break
+            found = await asyncio.gather(*(self._newest_blob(client, cluster_id, c) for c in categories))
         except HttpResponseError as exc:
             if exc.status_code == 403:
                 reason = "the identity may not list its blobs (403); grant it Storage Blob Data Reader"
@@ -133,7 +119,25 @@ class DeliveryReader:
             return Records(self._since, failure=describe(exc, self._timeout))
         except Exception as exc:
             return Records(self._since, failure=describe(exc, self._timeout))
-        return Records(self._since, newest_records(rows))
+        return Records(self._since, newest_records([row for rows in found for row in rows]))
+
+    async def _newest_blob(
+        self, client: BlobServiceClient, cluster_id: str, category: str
+    ) -> list[tuple[str, str, datetime]]:
+        container = client.get_container_client(f"insights-logs-{category}")
+        for day in reversed(_days(self._since, datetime.now(UTC))):
+            prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
+            rows = []
+            try:
+                async for blob in container.list_blobs(name_starts_with=prefix):
+                    moment = _records_until(blob.name, blob.last_modified)
+                    if moment is not None and moment >= self._since:
+                        rows.append((cluster_id, category, moment))
+            except ResourceNotFoundError:  # no such container: nothing ever arrived
+                return []
+            if rows:
+                return rows
+        return []
 
 
 _HOUR = re.compile(r"/y=(\d{4})/m=(\d{2})/d=(\d{2})/h=(\d{2})/m=\d{2}/PT1H\.json$")
