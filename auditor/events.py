@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from auditor.attribution import Caller, Origin, caller_from
 from auditor.resource_id import parse_cluster_id
 
 WRITE_SUCCESS = "microsoft.resources.resourcewritesuccess"
@@ -64,6 +65,7 @@ class Event:
     subject: str
     operation_name: str
     resource_uri: str
+    caller: Caller | None = None  # who made the change, as the event's claims say (reporting only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ class CheckCluster:
     delay_seconds: int
     trigger: str  # why, for the log and the finding's trail: "created or updated", "diagnostic setting deleted"...
     expectation: Expectation | None = None
+    origin: Origin = Origin.SCAN
+    caller: Caller | None = None
 
 
 Route = Ignore | CheckCluster  # what to do with one event
@@ -160,14 +164,29 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     if not isinstance(data, dict):
         raise MalformedEvent("event data is not an object", event_id)
     subject = _field(payload.get("subject"))
+    time = _timestamp(when, event_id)
     return Event(
         id=event_id,
         type=kind,
-        time=_timestamp(when, event_id),
+        time=time,
         subject=subject,
         operation_name=_field(data.get("operationName")),
         resource_uri=_field(data.get("resourceUri")) or subject,
+        caller=caller_from(_decoded(data), time),
     )
+
+
+def _decoded(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Older event schemas carry `claims` and `httpRequest` as JSON text rather than objects."""
+    fixed = dict(data)
+    for key in ("claims", "httpRequest"):
+        value = fixed.get(key)
+        if isinstance(value, str) and value.strip().startswith("{"):
+            try:
+                fixed[key] = json.loads(value)
+            except ValueError:
+                fixed[key] = None
+    return fixed
 
 
 def route(event: Event, grace_seconds: int) -> Route:
@@ -179,7 +198,9 @@ def route(event: Event, grace_seconds: int) -> Route:
         cluster_id = _cluster_id(event.resource_uri)
         if cluster_id is None:
             return Ignore(f"{event.operation_name} on something that is not a managed cluster")
-        return CheckCluster(cluster_id, grace_seconds, "cluster created or updated")
+        return CheckCluster(
+            cluster_id, grace_seconds, "cluster created or updated", origin=Origin.CLUSTER_WRITE, caller=event.caller
+        )
     if kind in {WRITE_SUCCESS, DELETE_SUCCESS} and operation in _WRITES | _DELETES:
         suffix = _SETTING_SUFFIX.search(event.resource_uri)
         cluster_id = _cluster_id(event.resource_uri[: suffix.start()]) if suffix else None
@@ -187,7 +208,8 @@ def route(event: Event, grace_seconds: int) -> Route:
             return Ignore("diagnostic setting of a resource that is not a managed cluster")
         deleted = operation in _DELETES
         expectation = Expectation(unquote(suffix.group(1)), present=not deleted)
-        return CheckCluster(cluster_id, 0, f"diagnostic setting {'deleted' if deleted else 'changed'}", expectation)
+        trigger = f"diagnostic setting {'deleted' if deleted else 'changed'}"
+        return CheckCluster(cluster_id, 0, trigger, expectation, Origin.SETTING_CHANGE, event.caller)
     return Ignore(f"not a relevant event ({event.type} {event.operation_name})".replace(" )", ")"))
 
 

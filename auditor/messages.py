@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from auditor.attribution import Origin
 from auditor.events import MAX_REREADS, Expectation
+from auditor.model import Change
 from auditor.resource_id import is_subscription_id, parse_cluster_id
 
 CHECK_QUEUE = "aks-audit-checks"
@@ -24,6 +26,8 @@ class CheckRequest:
     trigger: str
     event_id: str = ""
     expectation: Expectation | None = None  # what a drift event said happened, to catch a stale read
+    origin: Origin = Origin.SCAN
+    change: Change | None = None  # who made the change behind the check, as far as it is kept
 
     def to_json(self) -> str:
         body: dict[str, object] = {
@@ -31,7 +35,10 @@ class CheckRequest:
             "clusterId": self.cluster_id,
             "trigger": self.trigger,
             "eventId": self.event_id,
+            "origin": str(self.origin),
         }
+        if self.change is not None:
+            body["change"] = self.change.to_json()
         if self.expectation is not None:
             e = self.expectation
             body["expect"] = {
@@ -69,11 +76,16 @@ def parse_message(text: str) -> CheckRequest | ScanRequest:
             parse_cluster_id(cluster_id)
         except ValueError as exc:
             raise MalformedMessage(str(exc)) from None
+        origin = body.get("origin") or Origin.SCAN
+        if origin not in set(Origin):
+            raise MalformedMessage(f"check message has an unknown origin {str(origin)[:40]!r}")
         return CheckRequest(
             cluster_id,
             str(body.get("trigger") or "deferred check"),
             str(body.get("eventId") or ""),
             _expectation(body.get("expect")),
+            Origin(origin),
+            _change(body.get("change")),
         )
     if kind == "scan":
         subscription_id = body.get("subscriptionId")
@@ -94,3 +106,14 @@ def _expectation(raw: object) -> Expectation | None:
     if not isinstance(rereads, int) or isinstance(rereads, bool) or not 0 <= rereads <= MAX_REREADS:
         raise MalformedMessage("check message has an expect with a re-read count out of range")
     return Expectation(setting, present, rereads, first if isinstance(first, str) else "")
+
+
+def _change(raw: object) -> Change | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedMessage("check message has a change that is not an object")
+    try:
+        return Change.from_json(raw)
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessage(f"check message has a change that cannot be read ({exc})") from None

@@ -22,6 +22,88 @@ class Status(StrEnum):
     ERROR = "error"
 
 
+class Severity(StrEnum):
+    """How serious a failing finding is, by what happened (docs/reference.md, "Attribution")."""
+
+    HIGH = "high"  # audit logging was removed or narrowed on a cluster that passed
+    MEDIUM = "medium"  # a cluster that never passed (new, or first seen failing)
+    LOW = "low"  # the verdict could not be reached (`error`)
+
+
+class ActorType(StrEnum):
+    """Who made a change, as far as the caller's token says."""
+
+    USER = "user"
+    SERVICE_PRINCIPAL = "servicePrincipal"
+    MANAGED_IDENTITY = "managedIdentity"
+    UNKNOWN = "unknown"
+
+
+class ChangeSource(StrEnum):
+    """Where the auditor learnt who made a change."""
+
+    EVENT = "event"  # the Event Grid event of the change
+    ACTIVITY_LOG = "activityLog"  # looked up afterwards, for a failure a scan found
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The change behind a failing finding and who made it: for reporting only, never for a decision.
+
+    Names and addresses are empty when AUDITOR_ATTRIBUTION=id; there is no Change at all when it is off.
+    """
+
+    operation: str  # e.g. Microsoft.Insights/diagnosticSettings/delete
+    source: ChangeSource
+    at: datetime | None = None
+    setting: str = ""  # the diagnostic setting changed, when the change was one
+    actor: str = ""  # UPN, display name or app name
+    actor_type: ActorType = ActorType.UNKNOWN
+    object_id: str = ""
+    app_id: str = ""
+    client_ip: str = ""
+    correlation_id: str = ""
+    note: str = ""  # what could not be attributed, and why
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "operation": self.operation,
+            "source": str(self.source),
+            "at": self.at.isoformat().replace("+00:00", "Z") if self.at else None,
+            "actorType": str(self.actor_type),
+        }
+        for key, value in (
+            ("setting", self.setting),
+            ("actor", self.actor),
+            ("objectId", self.object_id),
+            ("appId", self.app_id),
+            ("clientIp", self.client_ip),
+            ("correlationId", self.correlation_id),
+            ("note", self.note),
+        ):
+            if value:
+                document[key] = value
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Change:
+        """The inverse of to_json, for what the auditor stored itself (a queue message, a state record)."""
+        at = document.get("at")
+        return cls(
+            operation=str(document.get("operation") or ""),
+            source=ChangeSource(document.get("source") or ChangeSource.EVENT),
+            at=datetime.fromisoformat(at.replace("Z", "+00:00")) if isinstance(at, str) and at else None,
+            setting=str(document.get("setting") or ""),
+            actor=str(document.get("actor") or ""),
+            actor_type=ActorType(document.get("actorType") or ActorType.UNKNOWN),
+            object_id=str(document.get("objectId") or ""),
+            app_id=str(document.get("appId") or ""),
+            client_ip=str(document.get("clientIp") or ""),
+            correlation_id=str(document.get("correlationId") or ""),
+            note=str(document.get("note") or ""),
+        )
+
+
 class Destination(StrEnum):
     """Kinds of diagnostic-setting sink, named as in AUDITOR_ACCEPTED_DESTINATIONS."""
 
@@ -179,6 +261,8 @@ class Finding:
     evidence: tuple[Evidence, ...]
     portal_url: str
     remediation: Remediation | None = None
+    severity: Severity | None = None  # failing findings only, once their history is known
+    change: Change | None = None  # the change behind a failure and who made it, when known
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -192,6 +276,10 @@ class Finding:
             "reasons": list(self.reasons),
             "evidence": [item.to_json() for item in self.evidence],
         }
+        if self.severity is not None:
+            document["severity"] = str(self.severity)
+        if self.change is not None:
+            document["change"] = self.change.to_json()
         if self.remediation is not None:
             document["remediation"] = self.remediation.to_json()
         document["portalUrl"] = self.portal_url
@@ -211,3 +299,5 @@ class FindingRecord:
     notified_status: str = ""
     notified_hash: str = ""
     last_notified_at: datetime | None = None
+    severity: str = ""  # of the current failure: a reminder keeps it
+    change: str = ""  # JSON of the Change behind the current failure, when known

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from auditor.attribution import Origin
+from auditor.azure.activity_log import ActivityLog
 from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, first_line
@@ -55,11 +57,15 @@ def trace(finding: Finding, logger: logging.Logger, trigger: str = "scan") -> No
     logger.log(level, "C-0254 %s %s (%s): %s", finding.status, finding.resource_id, trigger, "; ".join(finding.reasons))
 
 
-async def announce(notifier: Notifier, finding: Finding, logger: logging.Logger, trigger: str) -> Delivery:
-    """One finding outside a scan (an event, a deferred check, a poison message): trace, topic, people."""
-    trace(finding, logger, trigger)
-    await notifier.add(finding)
-    return await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
+async def announce(
+    notifier: Notifier, finding: Finding, logger: logging.Logger, trigger: str, origin: Origin = Origin.SCAN
+) -> Finding:
+    """One finding outside a scan (an event, a deferred check, a poison message): trace, topic, people;
+    returns it as published (with its severity and who made the change)."""
+    published = await notifier.add(finding, origin)
+    trace(published, logger, trigger)
+    await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
+    return published
 
 
 @contextlib.asynccontextmanager
@@ -95,11 +101,12 @@ async def _deliver(
 ) -> ScanOutcome:
     started = datetime.now(UTC)
     findings: list[Finding] = []
-    async with Notifier(settings, target, LOGGER, scanner.credential) as notifier:
-        async for finding in scanner.findings():
+    attributor = ActivityLog(scanner.connection, settings.attribution)
+    async with Notifier(settings, target, LOGGER, scanner.credential, attributor) as notifier:
+        async for judged in scanner.findings():
+            finding = await notifier.add(judged)
             findings.append(finding)
             trace(finding, LOGGER)
-            await notifier.add(finding)
             if on_finding is not None:
                 outcome = on_finding(finding, scanner.scope)
                 if outcome is not None:

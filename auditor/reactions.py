@@ -22,6 +22,8 @@ from typing import Any
 from azure.core.credentials_async import AsyncTokenCredential
 
 from auditor import rule
+from auditor.attribution import change_of
+from auditor.azure.activity_log import ActivityLog
 from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, is_transient
@@ -30,7 +32,7 @@ from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger
 from auditor.azure.storage import Storage, StorageTarget
 from auditor.events import CheckCluster, Ignore, MalformedEvent, Route, parse_event, route
 from auditor.messages import CHECK_QUEUE, CheckRequest
-from auditor.model import Cluster, Finding
+from auditor.model import ChangeSource, Cluster, Finding
 from auditor.notify.dispatch import Notifier
 from auditor.pipeline import announce
 from auditor.resource_id import parse_cluster_id
@@ -99,13 +101,22 @@ class Reactor:
             self._storage = await self._resources.enter_async_context(Storage(self._target, credential))
         return self._storage
 
-    async def _announce(self, finding: Finding, trigger: str) -> None:
+    async def _announce(self, finding: Finding, request: CheckRequest) -> Finding:
+        """Publish a finding of this invocation, with what the event said about the change behind it."""
+        if request.change is not None:
+            finding = replace(finding, change=request.change)
         if self._notifier is None:
-            credential = await self._credential_open()
+            connection, _ = await self._judge_open()
             self._notifier = await self._resources.enter_async_context(
-                Notifier(self._settings, self._target, self._logger, credential)
+                Notifier(
+                    self._settings,
+                    self._target,
+                    self._logger,
+                    connection.credential,
+                    ActivityLog(connection, self._settings.attribution),
+                )
             )
-        await announce(self._notifier, finding, self._logger, trigger)
+        return await announce(self._notifier, finding, self._logger, request.trigger, request.origin)
 
     async def _judge_open(self) -> tuple[ArmConnection, Judge]:
         if self._arm is None:
@@ -148,7 +159,13 @@ class Reactor:
         return outcome
 
     async def _act(self, action: CheckCluster, event_id: str, storage: Storage | None) -> Outcome:
-        request = CheckRequest(action.cluster_id, action.trigger, event_id, action.expectation)
+        setting = action.expectation.setting if action.expectation is not None else ""
+        change = (
+            change_of(action.caller, ChangeSource.EVENT, self._settings.attribution, setting)
+            if action.caller is not None
+            else None
+        )
+        request = CheckRequest(action.cluster_id, action.trigger, event_id, action.expectation, action.origin, change)
         if action.delay_seconds > 0 and storage is not None:
             await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
             detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
@@ -179,7 +196,7 @@ class Reactor:
                 else:
                     reason = describe(exc, self._settings.http_timeout_seconds)
                 finding = rule.unreadable(_bare_cluster(request.cluster_id), reason, self._settings.policy(), _today())
-                await self._announce(finding, request.trigger)
+                finding = await self._announce(finding, request)
                 return Outcome(Disposition.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
             if cluster is None:
                 detail = f"{request.cluster_id} no longer exists; nothing to check"
@@ -198,7 +215,7 @@ class Reactor:
                     return Outcome(Disposition.DEFERRED, detail, request.event_id)
                 await asyncio.sleep(delay)
                 continue
-            await self._announce(finding, request.trigger)
+            finding = await self._announce(finding, request)
             return Outcome(Disposition.CHECKED, f"{finding.status} ({request.trigger})", request.event_id, finding)
 
     async def gave_up(self, request: CheckRequest, attempts: int) -> Finding:
@@ -211,8 +228,7 @@ class Reactor:
             _today(),
         )
         self._logger.error("C-0254 check of %s abandoned after %d attempts", request.cluster_id, attempts)
-        await self._announce(finding, request.trigger)
-        return finding
+        return await self._announce(finding, request)
 
 
 def _today() -> date:

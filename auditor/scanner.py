@@ -175,6 +175,10 @@ class Scanner:
         self.scope = Scope()
 
     @property
+    def connection(self) -> ArmConnection:
+        return self._connection
+
+    @property
     def credential(self) -> AsyncTokenCredential:
         """The invocation's credential, for the other clients of the same run (Storage, Event Grid)."""
         return self._connection.credential

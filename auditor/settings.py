@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from auditor.attribution import Attribution
 from auditor.clouds import CLOUDS, Cloud
 from auditor.control import CUSTOM_PROFILE, AppliedControl
 from auditor.control.c0254 import C0254
@@ -140,6 +141,7 @@ class Settings:
     http_timeout_seconds: float = 20.0
     create_grace_seconds: int = 900
     recheck_seconds: int = 30
+    attribution: Attribution = Attribution.FULL
     fanout_min_subscriptions: int = 20
     notifications: NotificationSettings = NotificationSettings()
     remediation: RemediationSettings = RemediationSettings()
@@ -201,6 +203,7 @@ class Settings:
                 _number("AUDITOR_CREATE_GRACE_SECONDS", get("AUDITOR_CREATE_GRACE_SECONDS"), 900, 0, 604800, True)
             ),
             recheck_seconds=int(_number("AUDITOR_RECHECK_SECONDS", get("AUDITOR_RECHECK_SECONDS"), 30, 0, 3600, True)),
+            attribution=_choice("AUDITOR_ATTRIBUTION", get("AUDITOR_ATTRIBUTION"), Attribution, Attribution.FULL),
             fanout_min_subscriptions=int(
                 _number(
                     "AUDITOR_FANOUT_MIN_SUBSCRIPTIONS", get("AUDITOR_FANOUT_MIN_SUBSCRIPTIONS"), 20, 1, 1_000_000, True

@@ -15,14 +15,24 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from azsim import destination_routes
+from azsim import activity, destination_routes
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
+from azsim.principals import SimPrincipal
 from azsim.responses import error, flat_error, forbidden, json_response, missing_registration, not_allowed
 from azsim.rules import SettingRejected
-from azsim.tenant import CONTAINER_SERVICE, INSIGHTS, RawListingItem, SimCluster, SimSubscription, Tenant
+from azsim.tenant import (
+    CONTAINER_SERVICE,
+    INSIGHTS,
+    SETTING_WRITE,
+    RawListingItem,
+    SimCluster,
+    SimSubscription,
+    Tenant,
+)
 
 _CLUSTERS = ["providers", "microsoft.containerservice", "managedclusters"]
 _INSIGHTS = ["providers", "microsoft.insights"]
+_ACTIVITY_LOG = ["providers", "microsoft.insights", "eventtypes", "management", "values"]
 _KUBERNETES_VERSIONS = ("1.30.9", "1.31.5", "1.32.2")
 _WRITES = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 
@@ -42,7 +52,10 @@ class ArmRoutes:
         self.endpoint = ""  # known once the server has its port; used in nextLink
         self.blob_front = ""  # the storage accounts' blob service (primaryEndpoints.blob)
 
-    async def dispatch(self, request: web.Request, parts: list[str], lower: list[str]) -> web.Response:
+    async def dispatch(
+        self, request: web.Request, parts: list[str], lower: list[str], principal: str = ""
+    ) -> web.Response:
+        """Answer one request; `principal` (who the token was issued to) is recorded with every write."""
         method = request.method
         if lower[0] != "subscriptions":
             return _not_found(method, request.path)
@@ -64,6 +77,8 @@ class ArmRoutes:
             return json_response(self._subscription_json(subscription)) if method == "GET" else not_allowed(method)
         if lower[2] == "providers" and (n == 4 or (n == 5 and lower[4] == "register")):
             return self._provider(request, subscription, parts[1], parts[3], lower[4] if n == 5 else None)
+        if lower[2:] == _ACTIVITY_LOG:
+            return self._activity_log(request, subscription)
         if subscription.forbidden:
             return forbidden(
                 f"Microsoft.ContainerService/managedClusters/{_verb(method)}", f"/subscriptions/{parts[1]}"
@@ -99,7 +114,7 @@ class ArmRoutes:
             if n in (11, 12) and lower[8:10] == _INSIGHTS:
                 if not subscription.registered(INSIGHTS):
                     return missing_registration(INSIGHTS)
-                return await self._insights(request, cluster, parts, lower)
+                return await self._insights(request, cluster, parts, lower, self.tenant.principal(principal))
         return _not_found(method, request.path)
 
     def _provider(
@@ -129,7 +144,7 @@ class ArmRoutes:
         return not_allowed(request.method)
 
     async def _insights(
-        self, request: web.Request, cluster: SimCluster, parts: list[str], lower: list[str]
+        self, request: web.Request, cluster: SimCluster, parts: list[str], lower: list[str], caller: SimPrincipal
     ) -> web.Response:
         method = request.method
         kind = lower[10]
@@ -165,23 +180,45 @@ class ArmRoutes:
                 return flat_error(404, "ResourceNotFound", f"The diagnostic setting '{name}' doesn't exist.")
             return json_response(_setting_json(cluster, *found))
         if method == "DELETE":
-            return web.Response(status=200 if cluster.delete_setting(name) else 204)
+            return web.Response(status=200 if cluster.delete_setting(name, by=caller) else 204)
         if method == "PUT":
-            return await self._put_setting(request, cluster, name)
+            return await self._put_setting(request, cluster, name, caller)
         return not_allowed(method)
 
-    async def _put_setting(self, request: web.Request, cluster: SimCluster, name: str) -> web.Response:
+    async def _put_setting(
+        self, request: web.Request, cluster: SimCluster, name: str, caller: SimPrincipal
+    ) -> web.Response:
         try:
             body = json.loads(await request.read())
         except ValueError as exc:
             return flat_error(
                 400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}"
             )
+        existed = cluster.get_setting(name) is not None
         try:
             stored = cluster.put_setting(name, body.get("properties") if isinstance(body, dict) else None)
         except SettingRejected as exc:
             return flat_error(exc.status, exc.code, exc.message)
+        self.tenant.activity.record(caller, SETTING_WRITE, cluster.setting_id(stored[0]), "PUT", created=not existed)
         return json_response(_setting_json(cluster, *stored))
+
+    def _activity_log(self, request: web.Request, subscription: SimSubscription) -> web.Response:
+        """The subscription's management events (azsim/activity.py), paged, filtered and selected."""
+        if request.method != "GET":
+            return not_allowed(request.method)
+        if subscription.forbidden:
+            return forbidden(
+                "Microsoft.Insights/eventtypes/values/read", f"/subscriptions/{subscription.subscription_id}"
+            )
+        try:
+            entries = self.tenant.activity.query(subscription.subscription_id, request.query.get("$filter", ""))
+        except activity.BadFilter as exc:
+            return error(400, "BadRequest", str(exc))
+        skip = request.query.get("$skipToken", "0")
+        if not skip.isdigit():
+            return _bad_skip_token()
+        own = activity.link(self.endpoint, request.path, dict(request.query))
+        return json_response(activity.page(entries, int(skip), request.query.get("$select"), own))
 
     def _list_subscriptions(self, request: web.Request) -> web.Response:
         subscriptions = self.tenant.subscriptions

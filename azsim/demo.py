@@ -28,6 +28,7 @@ from auditor.report.render import render, render_outcomes
 from auditor.report.table import remediation_line
 from auditor.settings import NotificationSettings, RemediationSettings, Settings
 from azsim.events import cluster_written, setting_changed
+from azsim.principals import service_principal, user
 from azsim.samples import AUDIT, WORKSPACE, demo_tenant, log_entries, setting
 from azsim.server import ArmSimulator
 from azsim.tenant import SimCluster, Tenant
@@ -169,6 +170,13 @@ def _remediate(settings: Settings, out: TextIO) -> None:
 
 _OUTPUT = Path("demo-output")
 _TRAIL_GONE = ("aks-billing-prod-weu", "aks-telemetry-prod-neu")  # deleted workspace, capped workspace
+_PIPELINE = service_principal(
+    "5b7c9d1e-3f5a-4b7c-9d1e-3f5a7b9c1d2e",
+    "gh-deploy-newapp",
+    "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a",
+    ip="198.51.100.20",
+)
+_INSIDER = user("0e6f3a2b-9c1d-4e7a-8b5f-2d4c6e8a0b13", "Dana Kowalski", "dana.kowalski@contoso.com", ip="203.0.113.42")
 _NEW_CLUSTER = "aks-newapp-prod-weu"
 _DRIFTED = "aks-payments-prod-weu"
 
@@ -180,8 +188,8 @@ def _changes(tenant: Tenant) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     created: list[SimCluster] = []
 
     def create() -> dict[str, Any]:
-        created.append(production.add_cluster(_NEW_CLUSTER, "rg-newapp-prod", "westeurope"))
-        return cluster_written(created[0].id, tenant.tenant_id)
+        created.append(production.add_cluster(_NEW_CLUSTER, "rg-newapp-prod", "westeurope", created_by=_PIPELINE))
+        return cluster_written(created[0].id, tenant.tenant_id, caller=_PIPELINE)
 
     def add_setting() -> dict[str, Any]:
         created[0].set_setting("audit-to-law", setting(log_entries(*AUDIT), WORKSPACE))
@@ -189,11 +197,14 @@ def _changes(tenant: Tenant) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
 
     def delete_setting() -> dict[str, Any]:
         (name,) = drifted.settings
-        drifted.delete_setting(name)
-        return setting_changed(drifted.id, name, deleted=True, tenant_id=tenant.tenant_id)
+        drifted.delete_setting(name, by=_INSIDER)
+        return setting_changed(drifted.id, name, deleted=True, tenant_id=tenant.tenant_id, caller=_INSIDER)
 
     return [
         (f"1. A team creates {_NEW_CLUSTER} without diagnostic settings:", create),
         ("2. Their pipeline adds the audit setting a minute later:", add_setting),
-        (f"3. Someone deletes the audit setting of {_DRIFTED}: drift, caught at once:", delete_setting),
+        (
+            f"3. Someone deletes the audit setting of {_DRIFTED}: drift, caught at once, with who did it:",
+            delete_setting,
+        ),
     ]

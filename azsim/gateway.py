@@ -95,7 +95,7 @@ class Gateway:
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if subscription_id is None:
-            return await self.routes.dispatch(request, parts, lower)
+            return await self.routes.dispatch(request, parts, lower, principal)
         operation = operation_of(request.method)
         header = f"x-ms-ratelimit-remaining-subscription-{operation}"
         global_header = f"x-ms-ratelimit-remaining-subscription-global-{operation}"
@@ -119,7 +119,7 @@ class Gateway:
                         global_header: str(remaining_global),
                     },
                 )
-        response = await self.routes.dispatch(request, parts, lower)
+        response = await self.routes.dispatch(request, parts, lower, principal)
         response.headers[header] = str(remaining)
         response.headers[global_header] = str(remaining_global)
         return response

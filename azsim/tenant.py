@@ -23,13 +23,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azsim import rules
+from azsim.activity import ActivityLog
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
 from azsim.destinations import Destination, SimResource, SimStorageAccount, SimWorkspace
+from azsim.principals import SimPrincipal, service_principal
 
 SUBSCRIPTION_STATES = ("Enabled", "Warned", "PastDue", "Disabled", "Deleted")
 ID_STYLES = ("arm", "canonical", "lower")
 CONTAINER_SERVICE = "Microsoft.ContainerService"
 INSIGHTS = "Microsoft.Insights"
+SETTING_WRITE = "Microsoft.Insights/diagnosticSettings/write"
+SETTING_DELETE = "Microsoft.Insights/diagnosticSettings/delete"
+CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 # How a list on an unregistered Microsoft.ContainerService answers: the RPC contract lets the provider answer
 # an empty collection or a 404 (Azure/azure-resource-manager-rpc, v1.0/resource-api-reference.md); ARM's
 # front door answers 409 MissingSubscriptionRegistration (seen in deployment errors, e.g.
@@ -105,14 +110,23 @@ class SimCluster:
         self.power_state = "Stopped"
         self.silent_since = datetime.now(UTC) - timedelta(hours=hours_ago)
 
-    def set_setting(self, name: str, properties: dict[str, Any], created_days_ago: float = 30.0) -> None:
-        """Store a setting as given, bypassing ARM's rules, to build any state (even an invalid one)."""
+    def setting_id(self, name: str) -> str:
+        return f"{self.id}/providers/microsoft.insights/diagnosticSettings/{name}"
+
+    def set_setting(
+        self, name: str, properties: dict[str, Any], created_days_ago: float = 30.0, by: SimPrincipal | None = None
+    ) -> None:
+        """Store a setting as given, bypassing ARM's rules, to build any state (even an invalid one);
+        with `by`, the Activity Log records that principal writing it then."""
         stored = copy.deepcopy(properties)
         created = datetime.now(UTC) - timedelta(days=created_days_ago)
         with self._lock:
             self._changing()
+            existed = name.lower() in self._settings
             self._settings[name.lower()] = (name, stored)
             self._times[name.lower()] = (created, created)
+        if by is not None:
+            self._tenant.activity.record(by, SETTING_WRITE, self.setting_id(name), "PUT", created, not existed)
 
     def times(self, name: str) -> tuple[datetime, datetime] | None:
         """When a setting was created and last modified (systemData), None when there is none."""
@@ -126,15 +140,18 @@ class SimCluster:
             items = list(self._settings.values())
         return {name: copy.deepcopy(properties) for name, properties in items}
 
-    def delete_setting(self, name: str) -> bool:
-        """Remove a setting; tells whether it existed."""
+    def delete_setting(self, name: str, by: SimPrincipal | None = None, hours_ago: float = 0.0) -> bool:
+        """Remove a setting; tells whether it existed. With `by`, the Activity Log records who, `hours_ago`."""
         with self._lock:
             if name.lower() not in self._settings:
                 return False
             self._changing()
-            del self._settings[name.lower()]
+            stored_name = self._settings.pop(name.lower())[0]
             self._times.pop(name.lower(), None)
-            return True
+        if by is not None:
+            at = datetime.now(UTC) - timedelta(hours=hours_ago)
+            self._tenant.activity.record(by, SETTING_DELETE, self.setting_id(stored_name), "DELETE", at)
+        return True
 
     def _served(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """What a read sees (under the lock): the settings before the last change while reads still lag."""
@@ -224,11 +241,18 @@ class SimSubscription:
         tags: dict[str, str] | None = None,
         provisioning_state: str = "Succeeded",
         id_style: str = "arm",
+        created_by: SimPrincipal | None = None,
+        created_days_ago: float = 0.0,
     ) -> SimCluster:
+        """A cluster; with `created_by`, the Activity Log records its creation `created_days_ago`
+        (older than 90 days: gone from the log, as in Azure)."""
         cluster = SimCluster(
             self._tenant, self.subscription_id, name, resource_group, location, tags, provisioning_state, id_style
         )
         self._tenant.register(self, cluster)
+        if created_by is not None:
+            at = datetime.now(UTC) - timedelta(days=created_days_ago)
+            self._tenant.activity.record(created_by, CLUSTER_WRITE, cluster.id, "PUT", at, created=True)
         return cluster
 
     def cluster_page(
@@ -253,6 +277,8 @@ class Tenant:
         self._subscriptions: dict[str, SimSubscription] = {}
         self._clusters: dict[str, SimCluster] = {}
         self._destinations: dict[str, Destination] = {}
+        self._principals: dict[str, SimPrincipal] = {}
+        self.activity = ActivityLog(self.tenant_id)
         # API versions a provider lists per resource type (Microsoft.Datadog/monitors -> ...): kept when the
         # resources go, as a provider's resourceTypes do not depend on what exists.
         self.resource_types: dict[str, tuple[str, ...]] = {}
@@ -291,6 +317,19 @@ class Tenant:
     def clusters(self) -> list[SimCluster]:
         with self.lock:
             return list(self._clusters.values())
+
+    def add_principal(self, principal: SimPrincipal) -> SimPrincipal:
+        """A named user, service principal or managed identity; tokens issued to its object or app ID are its."""
+        with self.lock:
+            for key in (principal.object_id, principal.app_id):
+                if key:
+                    self._principals[key.lower()] = principal
+        return principal
+
+    def principal(self, token_principal: str) -> SimPrincipal:
+        """Who a token's principal is; an unnamed one is an application known only by its ID."""
+        found = self._principals.get(token_principal.lower())
+        return found or service_principal(token_principal, token_principal, app_id=token_principal)
 
     # --- destinations --------------------------------------------------------------------------------
 

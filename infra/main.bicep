@@ -177,6 +177,14 @@ param createGraceSeconds int = 900
 @maxValue(3600)
 param recheckSeconds int = 30
 
+@description('AUDITOR_ATTRIBUTION: who changed a failing cluster, in every channel: full, id (object and app IDs only: no names, no IP addresses) or off (nothing, no Activity Log lookup).')
+@allowed([
+  'full'
+  'id'
+  'off'
+])
+param attribution string = 'full'
+
 @description('AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: from this many subscriptions up, the timer fans out one queue message per subscription.')
 @minValue(1)
 param fanoutMinSubscriptions int = 20
@@ -369,6 +377,7 @@ var auditorSettings = {
   AUDITOR_HTTP_TIMEOUT_SECONDS: string(httpTimeoutSeconds)
   AUDITOR_CREATE_GRACE_SECONDS: string(createGraceSeconds)
   AUDITOR_RECHECK_SECONDS: string(recheckSeconds)
+  AUDITOR_ATTRIBUTION: attribution
   AUDITOR_FANOUT_MIN_SUBSCRIPTIONS: string(fanoutMinSubscriptions)
   AUDITOR_EVENTGRID_TOPIC_ENDPOINT: findingsTopic.outputs.endpoint
   AUDITOR_EVENTGRID_TOPIC_KEY: ''

@@ -34,6 +34,7 @@ param allowedWorkspaces = readEnvironmentVariable('AUDITOR_ALLOWED_WORKSPACES', 
 param exemptTag = readEnvironmentVariable('AUDITOR_EXEMPT_TAG', 'aks-audit-exempt')
 param createGraceSeconds = int(readEnvironmentVariable('AUDITOR_CREATE_GRACE_SECONDS', '900'))
 param recheckSeconds = int(readEnvironmentVariable('AUDITOR_RECHECK_SECONDS', '30'))
+param attribution = readEnvironmentVariable('AUDITOR_ATTRIBUTION', 'full')
 param destinationCheck = readEnvironmentVariable('AUDITOR_DESTINATION_CHECK', 'lenient')
 param minRetentionDays = int(readEnvironmentVariable('AUDITOR_MIN_RETENTION_DAYS', '0'))
 param deliveryLookbackHours = int(readEnvironmentVariable('AUDITOR_DELIVERY_LOOKBACK_HOURS', '0'))

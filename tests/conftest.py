@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
+import ssl
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from support import STORAGE, WORKSPACE, point_at
+from support import SMTP_PASSWORD, STORAGE, WORKSPACE, point_at
 
 from azsim import ArmSimulator, Tenant
 from azsim.azurite import AzuriteUnavailable
@@ -59,3 +68,46 @@ def storage(azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for table in tables.list_tables():
         tables.delete_table(table.name)
     return azurite
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == SMTP_PASSWORD
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real SMTP server that insists on STARTTLS and a login, with a certificate from its own CA."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=mailbox.authenticate,
+    )
+    controller.start()
+    mailbox.ca_pem = ca.cert_pem.bytes()
+    mailbox.port = port
+    yield mailbox
+    controller.stop()

@@ -39,6 +39,7 @@ STORAGE = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-logs"
     "/providers/Microsoft.Storage/storageAccounts/stauditarchive"
 )
+SMTP_USER, SMTP_PASSWORD = "auditor@contoso.com", "smtp-Pa55word-never-logged"  # the tests' SMTP server
 # Variables of a developer's shell that would steer the credential or TLS trust elsewhere.
 FOREIGN_ENVIRONMENT = (
     "AZURE_CLIENT_ID",

@@ -18,6 +18,7 @@ PACKAGE = ROOT / "auditor"
 # The core: pure functions of data. They import neither an adapter nor an Azure SDK.
 PURE = {
     "auditor.arm_rules",
+    "auditor.attribution",
     "auditor.clouds",
     "auditor.control",
     "auditor.control.c0254",

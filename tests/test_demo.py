@@ -31,6 +31,9 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
         ("PASS", "aks-newapp-prod-weu"),
         ("FAIL", "aks-payments-prod-weu"),
     ]
+    assert (
+        "setting send-to-security-law was deleted by dana.kowalski@contoso.com from 203.0.113.42" in text
+    )  # the drift step names who did it
     assert text.count(": planned: ") == text.count(": applied: ") == 9
     assert (
         "aks-analytics-muc: failed: no change to enable kube-audit, kube-audit-admin (remediation cannot help" in text

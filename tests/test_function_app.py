@@ -25,6 +25,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from support import arm_event, audit_setting
 
 import function_app
+from auditor.attribution import Origin
 from auditor.azure.state import EVENTS_TABLE
 from auditor.events import Expectation
 from auditor.messages import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
@@ -151,9 +152,14 @@ def test_cluster_write_is_deferred_through_a_delayed_queue_message(simulate, sto
     assert list(queue.receive_messages()) == []  # invisible during the grace period
     time.sleep(2.2)
     (message,) = list(queue.receive_messages())
-    assert json.loads(message.content) == json.loads(
-        CheckRequest(bare.id, "cluster created or updated", event["id"]).to_json()
+    body = json.loads(message.content)
+    expected = json.loads(
+        CheckRequest(bare.id, "cluster created or updated", event["id"], origin=Origin.CLUSTER_WRITE).to_json()
     )
+    assert {key: body[key] for key in expected} == expected
+    # The message carries who made the change, as the event's claims said (the public sample's placeholders).
+    assert body["change"]["actor"] == "{user-name}"
+    assert body["change"]["source"] == "event"
     with caplog.at_level(logging.INFO, logger="auditor"):
         call("run_check", queue_message(message.content))
     assert findings_logged(caplog)[0].startswith(f"C-0254 fail {bare.id} (cluster created or updated)")

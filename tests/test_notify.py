@@ -4,22 +4,14 @@ recorded state; local HTTPS sinks (azsim), a real SMTP server (aiosmtpd) and Azu
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
 import logging
 import os
-import socket
-import ssl
 from datetime import date
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-from support import audit_setting, run_cli
+from support import SMTP_PASSWORD, SMTP_USER, audit_setting, run_cli
 
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.storage import StorageTarget
@@ -31,51 +23,6 @@ from auditor.rule import evaluate
 from auditor.settings import Settings
 from azsim import Tenant
 from azsim.samples import scale_tenant
-
-SMTP_USER, SMTP_PASSWORD = "auditor@contoso.com", "smtp-Pa55word-never-logged"
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.logins: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == SMTP_PASSWORD
-        if ok:
-            self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A real SMTP server that insists on STARTTLS and a login, with a certificate from its own CA."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    mailbox = Mailbox()
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=True,
-        auth_required=True,
-        auth_require_tls=True,
-        authenticator=mailbox.authenticate,
-    )
-    controller.start()
-    mailbox.ca_pem = ca.cert_pem.bytes()
-    mailbox.port = port
-    yield mailbox
-    controller.stop()
 
 
 @pytest.fixture

@@ -355,10 +355,12 @@ def test_sarif_has_one_rule_and_a_result_per_fail_and_error():
     assert rule["shortDescription"]["text"] == "Enable audit Logs"
     assert rule["helpUri"] == "https://hub.armosec.io/docs/c-0254"
     assert rule["properties"] == {
-        "tags": ["security", "CIS AKS 1.2.0 2.1.1"],
+        "tags": ["security", "CIS AKS 1.2.0 2.1.1", "external/mitre-attack/t1562.008", "T1562.008"],
         "security-severity": "5.0",
         "profile": "cis",
         "requiredCategories": ["kube-audit", "kube-audit-admin"],
+        "attackTechnique": "T1562.008",
+        "attackTechniqueName": "Impair Defenses: Disable or Modify Cloud Logs",
     }
     assert "az monitor diagnostic-settings create" in rule["help"]["markdown"]
     assert "kube-audit-admin" in rule["help"]["text"]

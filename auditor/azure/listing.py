@@ -17,10 +17,10 @@ times, so a looping or endless endpoint cannot hold the scan.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import AsyncHttpResponse, HttpRequest
@@ -54,14 +54,15 @@ class BadPage:
 
 
 async def iter_values(
-    client: SendsRequests, path: str, api_version: str, arm_endpoint: str
+    client: SendsRequests, path: str, api_version: str, arm_endpoint: str, query: Mapping[str, str] | None = None
 ) -> AsyncIterator[Item | BadPage]:
     """Yield each item of every page, following `nextLink`; a page that cannot be read yields a BadPage.
 
-    `path` must already be percent-encoded (see resource_id.path_of). An HTTP failure raises.
+    `path` must already be percent-encoded (see resource_id.path_of); `query` adds parameters such as
+    `$filter` (encoded here). An HTTP failure raises.
     """
     arm_host = urlsplit(arm_endpoint).netloc.lower()
-    first = f"{path}?api-version={api_version}"
+    first = f"{path}?{urlencode({'api-version': api_version, **(query or {})}, safe='$', quote_via=quote)}"
     seen: set[str] = {_place(first)}
     url: str | None = first
     page = 0

@@ -192,6 +192,8 @@ def _memory(entity: Mapping[str, Any]) -> FindingRecord:
         notified_status=str(entity.get("NotifiedStatus") or ""),
         notified_hash=str(entity.get("NotifiedHash") or ""),
         last_notified_at=entity.get("LastNotifiedAt"),
+        severity=str(entity.get("Severity") or ""),
+        change=str(entity.get("Change") or ""),
     )
 
 
@@ -200,6 +202,8 @@ def _fields(memory: FindingRecord) -> dict[str, Any]:
         "Status": memory.status,
         "NotifiedStatus": memory.notified_status,
         "NotifiedHash": memory.notified_hash,
+        "Severity": memory.severity,
+        "Change": memory.change,  # a few hundred characters of JSON: far below a property's 64 KiB
     }
     if memory.first_failed_at is not None:
         fields["FirstFailedAt"] = memory.first_failed_at

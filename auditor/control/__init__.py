@@ -45,6 +45,8 @@ class Control:
     fix_command: str  # a command that does it, with {logs} (the log entries as JSON) to fill in
     profiles: Mapping[str, Profile]
     default_profile: str
+    attack_technique: str = ""  # the MITRE ATT&CK technique a failure of the control may evidence
+    attack_technique_name: str = ""
 
     @property
     def label(self) -> str:

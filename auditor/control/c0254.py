@@ -21,6 +21,9 @@ C0254 = Control(
     security_severity="5.0",
     help_url="https://hub.armosec.io/docs/c-0254",
     event_type="AksAudit.C0254.FindingEvaluated",
+    # Turning cloud audit logs off is ATT&CK T1562.008 (Impair Defenses: Disable or Modify Cloud Logs).
+    attack_technique="T1562.008",
+    attack_technique_name="Impair Defenses: Disable or Modify Cloud Logs",
     subject="AKS control-plane audit logs",
     requirement=(
         "Each AKS cluster must export its control-plane audit logs ({categories}) through an Azure diagnostic "

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from auditor.attribution import sentence
 from auditor.control import AppliedControl
-from auditor.model import Finding, Remediation, RemediationResult, Status
+from auditor.model import Finding, Remediation, RemediationResult, Severity, Status
 from auditor.notify.notices import Notice, NoticeKind
 
 MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted JSON
@@ -32,6 +33,8 @@ BUTTON_TITLE = "Open diagnostic settings"
 
 # Container style and text colour of each kind: red, amber, green in Teams' themes.
 _STYLE = {NoticeKind.NEW: "attention", NoticeKind.REMINDER: "warning", NoticeKind.RESOLVED: "good"}
+# A failure's severity decides its card's colour: removed logging is red, a cluster that never had it amber.
+_SEVERITY_STYLE = {Severity.HIGH: "attention", Severity.MEDIUM: "warning", Severity.LOW: "emphasis"}
 _KIND_ORDER = {NoticeKind.NEW: 0, NoticeKind.REMINDER: 1, NoticeKind.RESOLVED: 2}
 _SECTION_TITLE = {NoticeKind.NEW: "New failures", NoticeKind.REMINDER: "Still failing", NoticeKind.RESOLVED: "Resolved"}
 _SUMMARY_LABELS = {
@@ -80,13 +83,16 @@ def message_size(message: Mapping[str, Any]) -> int:
     return len(json.dumps(message).encode("utf-8"))
 
 
-def notice_card(notice: Notice, control: AppliedControl, subscription_name: str | None = None) -> dict[str, Any]:
-    """The card for one cluster; reasons beyond what fits in MAX_MESSAGE_BYTES are counted, not listed."""
+def notice_card(
+    notice: Notice, control: AppliedControl, subscription_name: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The card for one cluster; reasons beyond what fits in MAX_MESSAGE_BYTES are counted, not listed.
+    `now` makes the change's time relative ("2 minutes ago"); without it the card gives the time."""
     finding = notice.finding
     reasons = [_clip(reason, _MAX_REASON_CHARS) for reason in finding.reasons]
 
     def build(shown: int) -> dict[str, Any]:
-        body = _notice_body(notice, control, subscription_name, reasons[:shown], len(reasons) - shown)
+        body = _notice_body(notice, control, subscription_name, reasons[:shown], len(reasons) - shown, now)
         return _card(body, _button(finding))
 
     low, high = 0, len(reasons)  # binary search for the most reasons that fit
@@ -160,16 +166,26 @@ def _button(finding: Finding) -> list[dict[str, Any]]:
 
 
 def _notice_body(
-    notice: Notice, control: AppliedControl, subscription_name: str | None, reasons: Sequence[str], hidden: int
+    notice: Notice,
+    control: AppliedControl,
+    subscription_name: str | None,
+    reasons: Sequence[str],
+    hidden: int,
+    now: datetime | None,
 ) -> list[dict[str, Any]]:
     finding = notice.finding
     subline = None
     if notice.kind is NoticeKind.REMINDER and notice.first_failed_at is not None:
         subline = f"Failing since {_when(notice.first_failed_at)}"
+    style = _style(notice)
     body = [
-        _header(control, _STYLE[notice.kind], _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
-        {"type": "FactSet", "facts": _facts(finding, subscription_name), "spacing": "Medium"},
+        _header(control, style, _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
+        {"type": "FactSet", "facts": _facts(finding, subscription_name, control), "spacing": "Medium"},
     ]
+    who = _who(notice, now)
+    if who:
+        body.append(_text("Who changed it", weight="Bolder", spacing="Medium"))
+        body.append(_text(_md(who), spacing="Small"))
     if finding.status is Status.ERROR:
         body.append(_text(UNREADABLE, spacing="Medium"))
     if reasons or hidden:
@@ -184,6 +200,17 @@ def _notice_body(
         body.append(_text("Why it matters", weight="Bolder", spacing="Medium"))
         body.append(_text(_md(control.why_it_matters()), isSubtle=True, spacing="Small"))
     return body
+
+
+def _style(notice: Notice) -> str:
+    severity = notice.finding.severity
+    if notice.kind is NoticeKind.RESOLVED or severity is None:
+        return _STYLE[notice.kind]
+    return _SEVERITY_STYLE[severity]
+
+
+def _who(notice: Notice, now: datetime | None) -> str:
+    return "" if notice.kind is NoticeKind.RESOLVED else sentence(notice.finding, now)
 
 
 def _headline(notice: Notice) -> str:
@@ -201,8 +228,12 @@ def _reasons_title(notice: Notice) -> str:
     return "Why it could not be checked" if notice.finding.status is Status.ERROR else "Why it fails"
 
 
-def _facts(finding: Finding, subscription_name: str | None) -> list[dict[str, str]]:
+def _facts(finding: Finding, subscription_name: str | None, control: AppliedControl) -> list[dict[str, str]]:
     facts = [("Status", f"**{finding.status}**"), ("Missing", _missing(finding))]
+    if finding.severity is not None:
+        technique = control.control.attack_technique
+        mapped = f" · ATT&CK {technique}" if technique and finding.severity is Severity.HIGH else ""
+        facts.append(("Severity", _md(f"{finding.severity}{mapped}")))
     facts.append(("Subscription", _field(subscription_name or finding.subscription_id)))
     if finding.resource_group:
         facts.append(("Resource group", _field(finding.resource_group)))
@@ -284,7 +315,11 @@ def _digest_item(notice: Notice, subscription_names: Mapping[str, str]) -> list[
     place = " · ".join(_field(value) for value in where)
     if notice.kind is NoticeKind.REMINDER and notice.first_failed_at is not None:
         place += f" · failing since {_when(notice.first_failed_at)}"
+    if finding.severity is not None and notice.kind is not NoticeKind.RESOLVED:
+        place += f" · {finding.severity}"
     detail = _md(_clip("; ".join(finding.reasons), _MAX_DIGEST_REASONS_CHARS)) or "no reason given"
+    if who := _who(notice, None):
+        detail = f"{_md(_clip(who, _MAX_DIGEST_REASONS_CHARS))}. {detail}"
     if finding.remediation is not None:
         detail = f"Remediation: {_remediation_sentence(finding.remediation)} {detail}"
     return [

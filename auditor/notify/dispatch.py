@@ -11,9 +11,10 @@ the scan, and never carry a secret.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -21,10 +22,11 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AioHttpTransport
 
+from auditor.attribution import Origin, private, severity_of
 from auditor.azure import transport
 from auditor.azure.state import FINDINGS_TABLE, FindingStore
 from auditor.azure.storage import Storage, StorageTarget
-from auditor.model import Finding, FindingRecord
+from auditor.model import Change, Finding, FindingRecord, Severity, Status
 from auditor.notify import email
 from auditor.notify.cards import digest_messages, notice_card, teams_message
 from auditor.notify.eventgrid import EventGridPublisher
@@ -32,6 +34,8 @@ from auditor.notify.notices import NEEDS_ACTION, Notice, NoticeKind, next_notice
 from auditor.notify.outbound import DeliveryError, Webhook, redact
 from auditor.settings import Settings
 
+# Who made the change behind a new failure that no event explained (the Activity Log adapter).
+Attributor = Callable[[Finding], Awaitable[Change | None]]
 _PUBLISH_EVERY = 500  # findings buffered for Event Grid before a publish, so memory stays flat
 _SINGLE_CARDS_UP_TO = 3  # more notices than this in one run go out as a digest
 _TIMEOUT = 30.0
@@ -66,8 +70,11 @@ class Notifier:
         target: StorageTarget | None,
         logger: logging.Logger,
         credential: AsyncTokenCredential,
+        attributor: Attributor | None = None,
     ) -> None:
         self._credential = credential  # the invocation's: Event Grid without a key, identity-based storage
+        self._attributor = attributor
+        self._privacy = settings.attribution
         self._config = settings.notifications
         self._control = settings.applied_control()
         self._target = target
@@ -83,6 +90,11 @@ class Notifier:
 
     async def __aenter__(self) -> Notifier:
         config = self._config
+        if self._target is not None:  # the history severity and attribution need, whether or not anyone is told
+            storage = await self._resources.enter_async_context(Storage(self._target, self._credential))
+            table = storage.table(FINDINGS_TABLE)
+            await storage.ensure_table(table)
+            self._store = FindingStore(table)
         if not (config.eventgrid_endpoint or config.speaks):
             return self
         session = await self._resources.enter_async_context(transport.session(16))
@@ -95,11 +107,6 @@ class Notifier:
                 AioHttpTransport(session=session, session_owner=False),
             )
             self._resources.push_async_callback(self._publisher.close)
-        if config.speaks and self._target is not None:
-            storage = await self._resources.enter_async_context(Storage(self._target, self._credential))
-            table = storage.table(FINDINGS_TABLE)
-            await storage.ensure_table(table)
-            self._store = FindingStore(table)
         return self
 
     def _eventgrid_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
@@ -112,31 +119,69 @@ class Notifier:
     ) -> None:
         await self._resources.aclose()
 
-    async def add(self, finding: Finding) -> None:
-        """Take one evaluation: queue it for the topic, decide (and claim) its notice."""
+    async def add(self, finding: Finding, origin: Origin = Origin.SCAN) -> Finding:
+        """Take one evaluation: weigh it against the cluster's history (severity, who changed it), record
+        it and decide (and claim) its notice, queue it for the topic; returns the finding as published."""
+        finding = replace(finding, change=private(finding.change, self._privacy))
+        if self._store is None:
+            finding = replace(finding, severity=severity_of(finding, origin, None))
+            if self._config.speaks and finding.status in NEEDS_ACTION:
+                self._pending.append(_PendingNotice(Notice(finding, NoticeKind.NEW), None, FindingRecord()))
+        else:
+            finding = await self._remember(finding, origin)
         if self._publisher is not None:
             self._pending_events.append(finding)
             if len(self._pending_events) >= _PUBLISH_EVERY:
                 await self._publish()
-        if not self._config.speaks:
-            return
-        if self._store is None:
-            if finding.status in NEEDS_ACTION:
-                self._pending.append(_PendingNotice(Notice(finding, NoticeKind.NEW), None, FindingRecord()))
-            return
+        return finding
+
+    async def _remember(self, finding: Finding, origin: Origin) -> Finding:
+        """Update the cluster's record; a failure keeps the severity and attribution it started with."""
+        assert self._store is not None
         now = datetime.now(UTC).replace(microsecond=0)  # what a table keeps, so read-back compares equal
+        speaks = self._config.speaks
 
         def change(memory: FindingRecord | None) -> tuple[FindingRecord, tuple[FindingRecord, Notice | None]]:
-            after, notice = next_notice(memory, finding, now, self._config.renotify_hours)
+            after, notice = next_notice(memory, finding, now, self._config.renotify_hours, speaks)
+            known = memory or FindingRecord()
+            severity = severity_of(finding, origin, memory.status if memory else None, known.severity)
+            after = replace(after, severity=str(severity or ""), change=_kept_change(finding, memory))
             return after, (after, notice)
 
         try:
             before, (after, notice) = await self._store.update(finding.resource_id, change)
         except Exception as exc:
             self._fail(f"finding state of {finding.name} not updated ({type(exc).__name__})")
-            return
+            return replace(finding, severity=severity_of(finding, origin, None))
+        finding = replace(finding, severity=_severity(after.severity))
+        if finding.status in NEEDS_ACTION and finding.change is None:
+            finding = await self._attribute(finding, before, after)
         if notice is not None:
-            self._pending.append(_PendingNotice(notice, before, after))
+            self._pending.append(_PendingNotice(replace(notice, finding=finding), before, after))
+        return finding
+
+    async def _attribute(self, finding: Finding, before: FindingRecord | None, after: FindingRecord) -> Finding:
+        """The change behind a failure: the one recorded when it began, or (a new failure) the Activity Log's."""
+        if after.change:
+            with contextlib.suppress(ValueError, TypeError):
+                return replace(finding, change=private(Change.from_json(json.loads(after.change)), self._privacy))
+            return finding
+        new = before is None or before.status not in NEEDS_ACTION
+        if not new or self._attributor is None or finding.status is not Status.FAIL:
+            return finding
+        try:
+            found = private(await self._attributor(finding), self._privacy)
+        except Exception as exc:  # attribution is for reporting: it never holds up a finding
+            self._fail(f"attribution of {finding.name} failed ({type(exc).__name__})")
+            return finding
+        if found is None:
+            return finding
+        record = json.dumps(found.to_json())
+        with contextlib.suppress(Exception):
+            await self._store.update(  # type: ignore[union-attr]
+                finding.resource_id, lambda m: (replace(m, change=record) if m else m, None)
+            )
+        return replace(finding, change=found)
 
     async def flush(self, subscription_names: Mapping[str, str], summary: Mapping[str, int]) -> Delivery:
         """Send what the run gathered; undo the records of notices that could not be delivered."""
@@ -171,8 +216,9 @@ class Notifier:
     async def _send_teams(self, notices: list[Notice], names: Mapping[str, str], summary: Mapping[str, int]) -> bool:
         assert self._teams is not None
         if len(notices) <= _SINGLE_CARDS_UP_TO:
+            now = datetime.now(UTC)
             messages = [
-                teams_message(notice_card(n, self._control, names.get(n.finding.subscription_id))) for n in notices
+                teams_message(notice_card(n, self._control, names.get(n.finding.subscription_id), now)) for n in notices
             ]
         else:
             messages = digest_messages(notices, summary, datetime.now(UTC), names, self._control)
@@ -205,3 +251,16 @@ class Notifier:
 def _status(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     return f"HTTP {status}" if status else type(exc).__name__
+
+
+def _kept_change(finding: Finding, memory: FindingRecord | None) -> str:
+    """The Change JSON a record keeps: the finding's own, else (a failure going on) the one it began with."""
+    if finding.status not in NEEDS_ACTION:
+        return ""
+    if finding.change is not None:
+        return json.dumps(finding.change.to_json())
+    return memory.change if memory is not None and memory.status in NEEDS_ACTION else ""
+
+
+def _severity(value: str) -> Severity | None:
+    return Severity(value) if value in set(Severity) else None

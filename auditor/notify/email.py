@@ -10,9 +10,11 @@ import asyncio
 import html
 import smtplib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from auditor.attribution import sentence
 from auditor.azure.transport import ssl_context
 from auditor.control import AppliedControl
 from auditor.notify.notices import Notice, NoticeKind
@@ -34,9 +36,14 @@ def subject(notices: Sequence[Notice], control: AppliedControl) -> str:
 
 
 def compose(
-    notices: Sequence[Notice], smtp: SmtpSettings, names: Mapping[str, str], control: AppliedControl
+    notices: Sequence[Notice],
+    smtp: SmtpSettings,
+    names: Mapping[str, str],
+    control: AppliedControl,
+    now: datetime | None = None,
 ) -> EmailMessage:
     """One message for a run's notices; the text and HTML parts say the same thing."""
+    now = now or datetime.now(UTC)
     why = control.why_it_matters()
     message = EmailMessage()
     message["Subject"] = subject(notices, control)
@@ -45,9 +52,21 @@ def compose(
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=smtp.sender.split("@")[-1])
     ordered = sorted(notices, key=lambda n: list(NoticeKind).index(n.kind))
-    message.set_content(_text(ordered, names, why))
-    message.add_alternative(_html(ordered, names, why), subtype="html")
+    message.set_content(_text(ordered, names, why, now))
+    message.add_alternative(_html(ordered, names, why, now), subtype="html")
     return message
+
+
+def _title(notice: Notice) -> str:
+    severity = notice.finding.severity
+    if severity is None or notice.kind is NoticeKind.RESOLVED:
+        return _TITLES[notice.kind]
+    return f"{_TITLES[notice.kind]} · {severity}"
+
+
+def _who(notice: Notice, now: datetime) -> str:
+    """Who made the change behind a failure, in one sentence ("" when not known or already resolved)."""
+    return "" if notice.kind is NoticeKind.RESOLVED else sentence(notice.finding, now)
 
 
 def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
@@ -63,21 +82,25 @@ def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
     return where, what, "; ".join(finding.reasons)
 
 
-def _text(notices: Sequence[Notice], names: Mapping[str, str], why: str) -> str:
+def _text(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: datetime) -> str:
     lines = [why, ""]
     for notice in notices:
         where, what, reasons = _line(notice, names)
-        lines += [f"[{_TITLES[notice.kind]}] {notice.finding.name} ({where}): {what}"]
+        lines += [f"[{_title(notice)}] {notice.finding.name} ({where}): {what}"]
+        if who := _who(notice, now):
+            lines.append(f"  {who}")
         if notice.first_failed_at and notice.kind is NoticeKind.REMINDER:
             lines.append(f"  failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC")
         lines += [f"  {reasons}", f"  {notice.finding.portal_url}", ""]
     return "\n".join(lines)
 
 
-def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str) -> str:
+def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: datetime) -> str:
     rows = []
     for notice in notices:
         where, what, reasons = _line(notice, names)
+        who = _who(notice, now)
+        who_html = f"<br><b>{html.escape(who)}</b>" if who else ""
         since = (
             f"<br><small>failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC</small>"
             if notice.first_failed_at and notice.kind is NoticeKind.REMINDER
@@ -85,9 +108,9 @@ def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str) -> str:
         )
         rows.append(
             "<tr>"
-            f'<td style="color:{_COLOURS[notice.kind]};font-weight:600;white-space:nowrap">{_TITLES[notice.kind]}</td>'
+            f'<td style="color:{_COLOURS[notice.kind]};font-weight:600;white-space:nowrap">{_title(notice)}</td>'
             f"<td><b>{html.escape(notice.finding.name)}</b><br><small>{html.escape(where)}</small>{since}</td>"
-            f"<td>{html.escape(what)}<br><small>{html.escape(reasons)}</small></td>"
+            f"<td>{html.escape(what)}{who_html}<br><small>{html.escape(reasons)}</small></td>"
             f'<td><a href="{html.escape(notice.finding.portal_url, quote=True)}">Open diagnostic settings</a></td>'
             "</tr>"
         )

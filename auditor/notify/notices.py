@@ -41,9 +41,11 @@ def reasons_hash(finding: Finding) -> str:
 
 
 def next_notice(
-    previous: FindingRecord | None, finding: Finding, now: datetime, renotify_hours: float
+    previous: FindingRecord | None, finding: Finding, now: datetime, renotify_hours: float, speaks: bool = True
 ) -> tuple[FindingRecord, Notice | None]:
-    """The cluster's new record and the notice its finding deserves, if any."""
+    """The cluster's new record and the notice its finding deserves, if any. When nobody is told
+    (`speaks` False: no Teams, no email) only what was seen is recorded, so people configured later
+    still hear of failures that are already there."""
     before = previous or FindingRecord()
     failing = finding.status in NEEDS_ACTION
     was_failing = before.status in NEEDS_ACTION
@@ -51,6 +53,8 @@ def next_notice(
     if failing:
         first_failed = before.first_failed_at if was_failing and before.first_failed_at else now
     seen = replace(before, status=str(finding.status), first_failed_at=first_failed)
+    if not speaks:
+        return seen, None
     told_failing = before.notified_status in NEEDS_ACTION
     digest = reasons_hash(finding)
     kind: NoticeKind | None = None

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from auditor.attribution import sentence
 from auditor.control import AppliedControl
 from auditor.model import Finding, Status
 from auditor.report.document import SEVERITY_ORDER, ScanResult, reading_order
@@ -222,6 +223,10 @@ def _row(finding: Finding, subscription_name: str, beyond_first_page: bool) -> s
     classes = f"s-{status} beyond" if beyond_first_page else f"s-{status}"
     missing = "".join(f'<code class="cat">{escape(category)}</code>' for category in finding.missing_categories)
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in finding.reasons)
+    who = sentence(finding, None) if finding.status in (Status.FAIL, Status.ERROR) else ""
+    if who:
+        severity = f" ({finding.severity})" if finding.severity else ""
+        reasons = f'<li class="who"><b>{escape(who)}</b>{escape(severity)}</li>' + reasons
     return (
         f'<tr class="{classes}" data-status="{status}">'
         f'<td data-sort="{SEVERITY_ORDER[finding.status]}"><span class="badge s-{status}">{status.upper()}</span></td>'

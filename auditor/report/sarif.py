@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from auditor import __version__
-from auditor.control import AppliedControl
-from auditor.model import Finding, Status
+from auditor.attribution import sentence
+from auditor.control import AppliedControl, Control
+from auditor.model import Finding, Severity, Status
 from auditor.report.document import ScanResult, reading_order
 from auditor.resource_id import resource_key
 
@@ -58,12 +59,25 @@ def _rule(applied: AppliedControl) -> dict[str, Any]:
         "helpUri": control.help_url,
         "defaultConfiguration": {"level": "error"},
         "properties": {
-            "tags": ["security", f"{control.benchmark} {control.item}"],
+            "tags": ["security", f"{control.benchmark} {control.item}", *_attack_tags(control)],
             "security-severity": control.security_severity,
             "profile": applied.profile,
             "requiredCategories": list(applied.categories),
+            **_attack(control),
         },
     }
+
+
+def _attack_tags(control: Control) -> list[str]:
+    """GitHub shows tags as filters: the ATT&CK technique by its ID and in the external/ form."""
+    technique = control.attack_technique
+    return [f"external/mitre-attack/{technique.lower()}", technique] if technique else []
+
+
+def _attack(control: Control) -> dict[str, str]:
+    if not control.attack_technique:
+        return {}
+    return {"attackTechnique": control.attack_technique, "attackTechniqueName": control.attack_technique_name}
 
 
 def render_sarif(result: ScanResult, pipeline: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -210,6 +224,7 @@ def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
         ],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding.resource_id)},
         "properties": {
+            **_severity(finding),
             "status": str(finding.status),
             "subscriptionId": finding.subscription_id,
             "resourceGroup": finding.resource_group,
@@ -217,8 +232,19 @@ def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
             "missingCategories": list(finding.missing_categories),
             "reasons": list(finding.reasons),
             "portalUrl": finding.portal_url,
+            **({"change": finding.change.to_json()} if finding.change is not None else {}),
         },
     }
+
+
+# A result's severity as code scanning's CVSS-like scale reads it (high 7.0-8.9, medium 4.0-6.9, low 0.1-3.9).
+_SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
+
+
+def _severity(finding: Finding) -> dict[str, str]:
+    if finding.severity is None:
+        return {}
+    return {"severity": str(finding.severity), "security-severity": _SECURITY_SEVERITY[finding.severity]}
 
 
 def _message(finding: Finding) -> str:
@@ -231,4 +257,5 @@ def _message(finding: Finding) -> str:
     if finding.status is Status.ERROR:
         return f"Could not read the diagnostic settings of {cluster}, so its audit logging is unknown: {reasons}"
     missing = ", ".join(finding.missing_categories) or "its audit logs"
-    return f"{cluster} does not export {missing}: {reasons}"
+    who = sentence(finding, None)
+    return f"{cluster} does not export {missing}: {reasons}" + (f" ({who})" if who else "")

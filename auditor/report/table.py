@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from auditor.attribution import sentence
 from auditor.model import Finding, Remediation, RemediationAction, Status
 from auditor.report.document import ScanResult, reading_order
 from auditor.rule import NON_ASCII_NOTE
@@ -47,6 +48,8 @@ def _line(cells: tuple[str, ...], widths: list[int], width: int | None) -> str:
 
 def detail(finding: Finding) -> str:
     text = _verdict(finding)
+    if finding.status in (Status.FAIL, Status.ERROR) and (who := sentence(finding, None)):
+        text += f" [{who}]"
     if finding.remediation is not None:
         text += f" [remediation {finding.remediation.mode}: {remediation_line(finding.remediation)}]"
     return text
