@@ -7,6 +7,7 @@ deferred check all get their findings from `Scanner`/`Judge` and hand each one t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -31,6 +32,7 @@ from auditor.scanner import Scanner, Scope
 from auditor.settings import ConfigError, Settings
 
 FindingHook = Callable[[Finding, Scope], Awaitable[None] | None]
+_RECORDS_IN_FLIGHT = 32
 LOGGER = logging.getLogger("auditor")
 
 
@@ -103,14 +105,26 @@ async def _deliver(
     findings: list[Finding] = []
     attributor = ActivityLog(scanner.connection, settings.attribution)
     async with Notifier(settings, target, LOGGER, scanner.credential, attributor) as notifier:
-        async for judged in scanner.findings():
-            finding = await notifier.add(judged)
-            findings.append(finding)
-            trace(finding, LOGGER)
-            if on_finding is not None:
-                outcome = on_finding(finding, scanner.scope)
-                if outcome is not None:
-                    await outcome
+        # Each finding's record is read and written in the table: a few of them at a time, so the
+        # round trips overlap instead of adding up (their order does not matter).
+        room = asyncio.Semaphore(_RECORDS_IN_FLIGHT)
+
+        async def publish(judged: Finding) -> None:
+            try:
+                finding = await notifier.add(judged)
+                findings.append(finding)
+                trace(finding, LOGGER)
+                if on_finding is not None:
+                    outcome = on_finding(finding, scanner.scope)
+                    if outcome is not None:
+                        await outcome
+            finally:
+                room.release()
+
+        async with asyncio.TaskGroup() as group:
+            async for judged in scanner.findings():
+                await room.acquire()
+                group.create_task(publish(judged))
         scope = scanner.scope
         result = ScanResult(
             settings.applied_control(),

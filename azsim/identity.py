@@ -36,8 +36,9 @@ class TokenIssuer:
         self._tokens: dict[str, tuple[float, str, str]] = {}
 
     def issue(self, resource: str, principal: str = SYSTEM_ASSIGNED_CLIENT_ID) -> tuple[str, int]:
-        now = int(time.time())
-        expires_on = int(now + self.lifetime)
+        moment = time.time()
+        now = int(moment)
+        expires_on = int(moment + self.lifetime)  # from the full-precision time, as a 1-second token needs
         claims = {
             "aud": resource.rstrip("/") if resource.rstrip("/").startswith("https://") else resource,
             # Entra ID's v1 issuer: a claim, never a URL anything here connects to.

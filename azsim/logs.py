@@ -10,9 +10,14 @@ Shapes and errors follow the Azure docs ("Azure Monitor Log Analytics API reques
 AuthenticationFailed without a token; 403 InvalidAuthenticationToken(Audience); 403
 InsufficientAccessError when the identity may not read the workspace; 400 BadArgumentError. A
 partial failure answers 200 with the tables and an `error` object beside them (azure-monitor-query
-turns it into LogsQueryPartialResult). The docs are silent on a workspace ID that does not exist
-(a deleted workspace); the simulation answers 404 PathNotFoundError, and the auditor treats every
-failure of the query alike: delivery not verified.
+turns it into LogsQueryPartialResult). The docs list no answer for a missing workspace; clients
+meet 404 PathNotFoundError "The requested path does not exist" for an ID that is not a GUID
+(Azure/azure-sdk-for-python issue 45580) and 404 WorkspaceNotFoundError "The workspace could not be
+found" for an unknown or deleted one (as opencybersecurityalliance/stix-shifter's Log Analytics
+tests show the body). Each principal may send LIMIT queries per WINDOW seconds (Azure docs, "Azure
+Monitor service limits", user query throttling: 200 per 30 s), beyond which the answer is 429 with
+Retry-After; the code of that body is not documented. Rows older than the table's total retention
+are gone, as in the workspace.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -32,6 +38,7 @@ from azsim.responses import json_response
 from azsim.tenant import Tenant
 
 _PATH = re.compile(r"^/v1/workspaces/([^/]+)/query$", re.IGNORECASE)
+LIMIT, WINDOW = 200, 30.0
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 # What identifies the auditor's delivery query (the simulation answers nothing else).
 _QUERY_MARKS = ("union", "AKSAudit", "AKSAuditAdmin", "AKSControlPlane", "AzureDiagnostics", "max(TimeGenerated)")
@@ -51,6 +58,8 @@ class LogsApi:
         self.gateway = gateway
         self.endpoint = ""  # known once the site has its port: the token audience it accepts
         self.queries: list[str] = []  # customer IDs queried, in order
+        self.limit = (LIMIT, WINDOW)  # queries per principal per window of seconds; tests may lower it
+        self._recent: dict[str, list[float]] = {}  # principal -> times of its queries in the window
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
@@ -70,10 +79,11 @@ class LogsApi:
         if problem is not None:
             return _error(403, *problem)
         match = _PATH.match(request.path)
-        if request.method != "POST" or match is None:
-            return _error(
-                404, "PathNotFoundError", f"The requested path does not exist: {request.method} {request.path}"
-            )
+        if request.method != "POST" or match is None or not _is_guid(match.group(1)):
+            return _error(404, "PathNotFoundError", "The requested path does not exist")
+        wait = self._admit(self.gateway.issuer.principal(token.strip()))
+        if wait:
+            return _error(429, "ThrottledError", "Too many requests: retry later.", {"Retry-After": str(wait)})
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -86,7 +96,7 @@ class LogsApi:
             return _error(400, "BadArgumentError", f"The timespan {body.get('timespan')!r} is not valid")
         workspace = self._workspace(match.group(1))
         if workspace is None:
-            return _error(404, "PathNotFoundError", f"The workspace {match.group(1)} could not be found")
+            return _error(404, "WorkspaceNotFoundError", "The workspace could not be found")
         self.queries.append(workspace.customer_id)
         if workspace.query_answer == "forbidden":
             return _error(
@@ -104,6 +114,17 @@ class LogsApi:
             }
         return json_response(answer)
 
+    def _admit(self, principal: str) -> int:
+        """0 when the principal may query now (the query is counted), else whole seconds to wait."""
+        queries, seconds = self.limit
+        moment = time.monotonic()
+        recent = [t for t in self._recent.get(principal, []) if moment - t < seconds]
+        if len(recent) >= queries:
+            self._recent[principal] = recent
+            return max(1, int(seconds - (moment - recent[0])) + 1)
+        self._recent[principal] = [*recent, moment]
+        return 0
+
     def _workspace(self, customer_id: str) -> SimWorkspace | None:
         for destination in self.tenant.destinations:
             if isinstance(destination, SimWorkspace) and destination.customer_id.lower() == customer_id.lower():
@@ -119,11 +140,20 @@ def _rows(tenant: Tenant, workspace: SimWorkspace, since: datetime) -> list[list
         key = (record.cluster_id.lower(), record.category.lower(), record.table)
         if key not in newest_by_key or newest_by_key[key] < record.time:
             newest_by_key[key] = record.time
+    now = datetime.now(UTC)
     return [
         [cluster, category, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), table]
         for (cluster, category, table), moment in sorted(newest_by_key.items())
-        if moment >= since
+        if moment >= since and now - moment <= timedelta(days=workspace.retention(table)[1])
     ]
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _start(timespan: object, now: datetime) -> datetime | None:
@@ -143,5 +173,5 @@ def _start(timespan: object, now: datetime) -> datetime | None:
         return None
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return json_response({"error": {"message": message, "code": code}}, status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response({"error": {"message": message, "code": code}}, status, headers)

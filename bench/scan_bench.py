@@ -39,13 +39,15 @@ def _child_metrics(started_wall: float, started_cpu: float, findings: list[Any])
 
 
 def run_auditor() -> dict[str, Any]:
-    """The real thing: `run_scan`, exactly what the CLI and the timer call."""
+    """The real thing: `run_scan`, exactly what the CLI and the timer call (with state when
+    AzureWebJobsStorage is set, as the timer has it)."""
+    from auditor.azure.storage import StorageTarget
     from auditor.pipeline import run_scan
     from auditor.settings import Settings
 
     settings = Settings.from_env(os.environ)
     wall, cpu = time.perf_counter(), time.process_time()
-    outcome = asyncio.run(run_scan(settings))
+    outcome = asyncio.run(run_scan(settings, StorageTarget.from_env(os.environ)))
     return _child_metrics(wall, cpu, [str(f.status) for f in outcome.result.findings])
 
 

@@ -206,7 +206,20 @@ def test_the_query_api_refuses_like_the_real_one(trail_sim: ArmSimulator, monkey
     assert "InsufficientAccessError" in str(refused.value)
     with pytest.raises(HttpResponseError) as unknown:
         asyncio.run(logs_query(trail_sim, "00000000-0000-4000-8000-000000000000"))
-    assert unknown.value.status_code == 404
+    assert (unknown.value.status_code, "WorkspaceNotFoundError" in str(unknown.value)) == (404, True)
+    with pytest.raises(HttpResponseError) as named:
+        asyncio.run(logs_query(trail_sim, "la-security"))  # a name, not the workspace's customer ID
+    assert (named.value.status_code, "PathNotFoundError" in str(named.value)) == (404, True)
+
+
+def test_the_query_api_throttles_each_principal_with_retry_after(trail_sim: ArmSimulator) -> None:
+    workspace = trail_sim.tenant.find_destination(WORKSPACE)
+    trail_sim.logs.limit = (1, 30.0)
+    asyncio.run(logs_query(trail_sim, workspace.customer_id))
+    with pytest.raises(HttpResponseError) as throttled:
+        asyncio.run(logs_query(trail_sim, workspace.customer_id))  # retry_total=0: the 429 reaches us
+    assert throttled.value.status_code == 429
+    assert int(throttled.value.response.headers["Retry-After"]) >= 1
 
 
 def test_the_query_api_wants_a_token_for_itself(trail_sim: ArmSimulator) -> None:

@@ -242,3 +242,18 @@ def test_every_check_on_reads_with_gets_and_one_query_per_workspace(simulate, mo
     table_reads = [r for r in sim.requests if "/tables/" in r.path]
     assert len(workspace_reads) == 1
     assert len(table_reads) == 3  # AKSAudit, AKSAuditAdmin and AzureDiagnostics, once each for the scan
+
+
+def test_a_throttled_delivery_query_is_retried_after_retry_after_not_judged(simulate, monkeypatch):
+    tenant = Tenant()
+    sub = tenant.add_subscription("Production")
+    other = WORKSPACE.replace("la-security", "la-second")
+    tenant.add_workspace(other)
+    sub.add_cluster("aks-a").set_setting("audit", audit_setting(*AUDIT))
+    sub.add_cluster("aks-b").set_setting("audit", audit_setting(*AUDIT, workspace=other))
+    sim = simulate(tenant)
+    sim.logs.limit = (1, 1.0)  # the second workspace's query waits for the window
+    monkeypatch.setenv("AUDITOR_DELIVERY_LOOKBACK_HOURS", "24")
+    code, document = scan_json()
+    assert (code, statuses(document)) == (0, {"aks-a": "pass", "aks-b": "pass"})
+    assert 429 in {r.status for r in sim.logs_requests}
