@@ -1,13 +1,17 @@
 """The remediation planner: the smallest change that makes a failing cluster pass. Pure.
 
-A remediation that breaks someone's logging is worse than none, so the planner only ever
-adds: it enables the missing categories in the auditor's own setting when that setting
-already sends to the target workspace, else in another setting that does (ARM refuses one
-category to one sink from two settings, and categories mixed with category groups in one
-setting), else it creates the auditor's setting with only
-the missing categories. It never deletes a setting, never disables a category and never
-touches a destination. Every plan also respects ARM's sink rule for the chosen setting's
-other sinks, and a cluster with five settings and none usable gets a `failed` plan.
+A remediation that breaks someone's logging is worse than none, and one that fights
+infrastructure-as-code over a setting it does not own is worse still: the next `terraform
+apply` removes the category, the drift event brings the auditor back, forever. So the
+planner writes only the auditor's own setting (AUDITOR_REMEDIATION_SETTING_NAME): it adds
+the missing categories to it, or creates it with just those. ARM refuses one category to one
+sink from two settings (not two settings to one sink), so that is possible unless the
+cluster already has five settings, or another setting already sends that very category to
+the target workspace (then the fix is that setting owner's: nothing here can help). Only
+with AUDITOR_REMEDIATION_EDIT_EXISTING=true may it enable the categories in another setting
+that already sends to the target workspace, and the plan names the setting. It never
+deletes a setting, never disables a category and never touches a destination; it refuses
+to mix categories with category groups in one setting (ARM does).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Target:
     workspace_id: str
     setting_name: str
     subscriptions: frozenset[str]  # empty = every subscription in scope
+    edit_existing: bool = False  # AUDITOR_REMEDIATION_EDIT_EXISTING: may enable categories in others' settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,26 +94,27 @@ def plan(
             "remediation cannot help: Azure diagnostic settings do not support resources whose IDs hold non-ASCII "
             "characters; the cluster has to be recreated in a resource group with an ASCII name",
         )
-    workspace = resource_key(target.workspace_id)
-    to_workspace = [s for s in settings if resource_key(s.workspace_id) == workspace]
     own = next((s for s in settings if s.name.lower() == target.setting_name.lower()), None)
-    candidates = sorted(to_workspace, key=lambda s: s is not own)  # the auditor's own setting first
+    if own is not None:
+        return _into_own(own, settings, missing, groups, target)
+    ours = DiagnosticSetting(target.setting_name, workspace_id=target.workspace_id)
+    clash = _sink_clash(ours, settings, missing, groups)
+    if clash is not None:
+        reason = f"{clash}: ARM refuses a second setting for it, so the fix belongs to that setting's owner"
+        return Plan(RemediationAction.NONE, target.setting_name, missing, RemediationResult.FAILED, reason)
     refusals: list[str] = []
-    for candidate in candidates:
-        if arm_rules.uses_category_groups(candidate):
-            refusals.append(
-                f"setting {candidate.name} uses category groups, which ARM does not let mix with categories"
-            )
-            continue
-        clash = _sink_clash(candidate, settings, missing, groups)
-        if clash is None:
-            return Plan(RemediationAction.UPDATE, candidate.name, missing, RemediationResult.PLANNED)
-        refusals.append(clash)
-    if own is not None and own not in to_workspace:
-        reason = f"setting {own.name} exists but sends elsewhere; remediation never changes a destination"
-        return Plan(RemediationAction.NONE, own.name, missing, RemediationResult.FAILED, "; ".join([*refusals, reason]))
+    if target.edit_existing:
+        workspace = resource_key(target.workspace_id)
+        for candidate in (s for s in settings if resource_key(s.workspace_id) == workspace):
+            refusal = _refusal(candidate, settings, missing, groups)
+            if refusal is None:
+                return Plan(RemediationAction.UPDATE, candidate.name, missing, RemediationResult.PLANNED)
+            refusals.append(refusal)
     if len(settings) >= MAX_SETTINGS:
-        reason = f"the cluster already has {MAX_SETTINGS} diagnostic settings and none can take the categories"
+        others = "" if target.edit_existing else "; AUDITOR_REMEDIATION_EDIT_EXISTING=true lets it edit one of them"
+        reason = (
+            f"the cluster already has {MAX_SETTINGS} diagnostic settings, so the auditor cannot add its own{others}"
+        )
         return Plan(
             RemediationAction.NONE,
             target.setting_name,
@@ -117,6 +123,35 @@ def plan(
             "; ".join([*refusals, reason]),
         )
     return Plan(RemediationAction.CREATE, target.setting_name, missing, RemediationResult.PLANNED)
+
+
+def _into_own(
+    own: DiagnosticSetting,
+    settings: Sequence[DiagnosticSetting],
+    missing: tuple[str, ...],
+    groups: CategoryGroups | None,
+    target: Target,
+) -> Plan:
+    """Add the categories to the auditor's own setting, unless that cannot work."""
+    if resource_key(own.workspace_id) != resource_key(target.workspace_id):
+        reason = f"setting {own.name} exists but sends elsewhere; remediation never changes a destination"
+        return Plan(RemediationAction.NONE, own.name, missing, RemediationResult.FAILED, reason)
+    refusal = _refusal(own, settings, missing, groups)
+    if refusal is not None:
+        return Plan(RemediationAction.NONE, own.name, missing, RemediationResult.FAILED, refusal)
+    return Plan(RemediationAction.UPDATE, own.name, missing, RemediationResult.PLANNED)
+
+
+def _refusal(
+    candidate: DiagnosticSetting,
+    settings: Sequence[DiagnosticSetting],
+    missing: tuple[str, ...],
+    groups: CategoryGroups | None,
+) -> str | None:
+    """Why `candidate` cannot take the categories (None when it can)."""
+    if arm_rules.uses_category_groups(candidate):
+        return f"setting {candidate.name} uses category groups, which ARM does not let mix with categories"
+    return _sink_clash(candidate, settings, missing, groups)
 
 
 def _skip(target: Target, missing: tuple[str, ...], reason: str) -> Plan:

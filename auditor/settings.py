@@ -110,6 +110,8 @@ class RemediationSettings:
     workspace_id: str = ""
     setting_name: str = "aks-audit-logs"
     subscriptions: tuple[str, ...] = ()
+    edit_existing: bool = False  # may enable categories in a setting the auditor does not own
+    cooldown_hours: float = 24.0  # a fix undone within this long is not written again in it
 
     @property
     def enabled(self) -> bool:
@@ -391,12 +393,9 @@ def _smtp(get: Callable[[str], str | None]) -> SmtpSettings | None:
     for address in recipients:
         if not _EMAIL.match(address):
             raise ConfigError(f"AUDITOR_EMAIL_TO: {address!r} is not an email address")
-    starttls_raw = (get("AUDITOR_SMTP_STARTTLS") or "true").lower()
-    if starttls_raw not in {"true", "false"}:
-        raise ConfigError(f"AUDITOR_SMTP_STARTTLS={starttls_raw!r} must be true or false")
+    starttls = _yes_no("AUDITOR_SMTP_STARTTLS", get("AUDITOR_SMTP_STARTTLS"), default=True)
     port = int(_number("AUDITOR_SMTP_PORT", get("AUDITOR_SMTP_PORT"), 587, 1, 65535, True))
     password = get("AUDITOR_SMTP_PASSWORD")
-    starttls = starttls_raw == "true"
     if password and not starttls and port != 465:
         raise ConfigError(
             "AUDITOR_SMTP_PASSWORD would be sent in clear text: set AUDITOR_SMTP_STARTTLS=true, or use port 465"
@@ -431,7 +430,20 @@ def _remediation(get: Callable[[str], str | None]) -> RemediationSettings:
     subscriptions = parse_subscriptions(
         "AUDITOR_REMEDIATION_SUBSCRIPTIONS", _split(get("AUDITOR_REMEDIATION_SUBSCRIPTIONS"))
     )
-    return RemediationSettings(mode, workspace, name, subscriptions)
+    edit_existing = _yes_no("AUDITOR_REMEDIATION_EDIT_EXISTING", get("AUDITOR_REMEDIATION_EDIT_EXISTING"))
+    cooldown = _number(
+        "AUDITOR_REMEDIATION_COOLDOWN_HOURS", get("AUDITOR_REMEDIATION_COOLDOWN_HOURS"), 24.0, 0.0, 8760.0, False
+    )
+    return RemediationSettings(mode, workspace, name, subscriptions, edit_existing, cooldown)
+
+
+def _yes_no(name: str, raw: str | None, default: bool = False) -> bool:
+    """A true/false setting (in any case); unset or empty means the default."""
+    if not raw:
+        return default
+    if raw.lower() not in {"true", "false"}:
+        raise ConfigError(f"{name}={raw.lower()!r} must be true or false")
+    return raw.lower() == "true"
 
 
 def _check_remediation_target(settings: Settings) -> None:

@@ -245,6 +245,14 @@ param remediationSettingName string = 'aks-audit-logs'
 @description('AUDITOR_REMEDIATION_SUBSCRIPTIONS: subscriptions remediation may touch (and that get Monitoring Contributor); empty means every scanned one.')
 param remediationSubscriptionIds array = []
 
+@description('AUDITOR_REMEDIATION_EDIT_EXISTING: may remediation enable categories in a diagnostic setting the auditor does not own (one usually declared in infrastructure-as-code)?')
+param remediationEditExisting bool = false
+
+@description('AUDITOR_REMEDIATION_COOLDOWN_HOURS: a fix undone within this many hours is not written again in that window (0 = never hold back).')
+@minValue(0)
+@maxValue(8760)
+param remediationCooldownHours int = 24
+
 // ---------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +403,8 @@ var auditorSettings = {
   AUDITOR_REMEDIATION_WORKSPACE_ID: remediationWorkspaceId
   AUDITOR_REMEDIATION_SETTING_NAME: remediationSettingName
   AUDITOR_REMEDIATION_SUBSCRIPTIONS: join(remediationSubscriptionIds, ',')
+  AUDITOR_REMEDIATION_EDIT_EXISTING: remediationEditExisting ? 'true' : 'false'
+  AUDITOR_REMEDIATION_COOLDOWN_HOURS: string(remediationCooldownHours)
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -61,9 +61,35 @@ def test_no_settings_creates_the_auditors_setting_with_only_the_missing_categori
     assert planned() == Plan(Action.CREATE, "aks-audit-logs", ("kube-audit", "kube-audit-admin"), Result.PLANNED)
 
 
-def test_a_setting_already_sending_to_the_workspace_gets_the_missing_category():
+def test_a_setting_someone_else_owns_is_left_alone_and_the_auditor_adds_its_own():
+    """ARM forbids one category to one sink from two settings, not two settings to one sink."""
     result = planned(DiagnosticSetting("diag1", (entry("kube-audit"),), workspace_id=TARGET_WS.upper()))
+    assert result == Plan(Action.CREATE, "aks-audit-logs", ("kube-audit-admin",), Result.PLANNED)
+
+
+def test_edit_existing_lets_the_planner_enable_the_category_in_a_setting_it_does_not_own():
+    theirs = DiagnosticSetting("diag1", (entry("kube-audit"),), workspace_id=TARGET_WS.upper())
+    result = planned(theirs, target=dataclasses.replace(TARGET, edit_existing=True))
     assert result == Plan(Action.UPDATE, "diag1", ("kube-audit-admin",), Result.PLANNED)
+
+
+def test_another_setting_already_sending_the_category_to_the_workspace_means_the_fix_is_its_owners():
+    """The rule did not accept that workspace for kube-audit (here: judged without the setting, as when its
+    retention is too short); a second setting for the same category and workspace is one ARM refuses."""
+    theirs = DiagnosticSetting("platform", (entry("kube-audit"),), workspace_id=TARGET_WS)
+    finding = evaluate(CLUSTER, (), GROUPS, POLICY, TODAY)
+    result = plan(CLUSTER, finding, (theirs,), GROUPS, TARGET)
+    assert result is not None
+    assert (result.action, result.result) == (Action.NONE, Result.FAILED)
+    assert "setting platform already sends kube-audit" in result.reason
+    assert "belongs to that setting's owner" in result.reason
+
+
+def test_five_settings_suggest_edit_existing_only_when_it_is_off():
+    full = [DiagnosticSetting(f"hub{i}", (entry("guard"),), event_hub_authorization_rule_id=HUB) for i in range(5)]
+    assert "AUDITOR_REMEDIATION_EDIT_EXISTING=true" in planned(*full).reason
+    allowed = dataclasses.replace(TARGET, edit_existing=True)
+    assert "EDIT_EXISTING" not in planned(*full, target=allowed).reason
 
 
 def test_the_auditors_own_setting_is_preferred():
@@ -164,11 +190,12 @@ def apply_in_memory(existing: list[DiagnosticSetting], result: Plan) -> list[Dia
     return changed
 
 
-@given(random_settings)
+@given(random_settings, st.booleans())
 @settings(max_examples=300)
-def test_planner_invariants(existing):
+def test_planner_invariants(existing, edit_existing):
+    target = dataclasses.replace(TARGET, edit_existing=edit_existing)
     finding = evaluate(CLUSTER, existing, GROUPS, POLICY, TODAY)
-    result = plan(CLUSTER, finding, existing, GROUPS, TARGET)
+    result = plan(CLUSTER, finding, existing, GROUPS, target)
     if finding.status is not Status.FAIL:
         assert result is None
         return
@@ -177,6 +204,8 @@ def test_planner_invariants(existing):
     if result.result is not Result.PLANNED:
         assert result.reason  # says why not
         return
+    if not edit_existing:  # a setting the auditor does not own is never written
+        assert result.setting == TARGET.setting_name
     after = apply_in_memory(list(existing), result)
     by_name = {s.name: s for s in after}
     for before in existing:  # never removes a setting, an enabled category, or a destination
@@ -275,9 +304,8 @@ def test_apply_fixes_every_fixable_cluster_keeping_everything_else(remediating, 
     fixes = {f["name"]: f.get("remediation") for f in document["findings"]}
     fixable = list(FIXABLE)
     assert {name: fixes[name]["result"] for name in fixable} == dict.fromkeys(fixable, "applied"), json.dumps(fixes)
-    assert fixes["admin-missing"]["action"] == "update"
-    assert fixes["admin-missing"]["setting"] == "control-plane"
-    assert fixes["disabled"]["setting"] == "paused"
+    assert (fixes["admin-missing"]["action"], fixes["admin-missing"]["setting"]) == ("create", "aks-audit-logs")
+    assert fixes["disabled"]["setting"] == "aks-audit-logs"  # `paused` is someone else's
     assert fixes["no-settings"] == {
         "mode": "apply",
         "action": "create",
@@ -321,6 +349,29 @@ def test_apply_fixes_every_fixable_cluster_keeping_everything_else(remediating, 
     assert writes(sim) == []
 
 
+def test_apply_with_edit_existing_enables_the_category_in_the_named_setting_and_nothing_else(
+    remediating, monkeypatch
+):
+    sim, _, made = remediating("apply")
+    monkeypatch.setenv("AUDITOR_REMEDIATION_EDIT_EXISTING", "true")
+    before = json.loads(json.dumps(made["admin-missing"].settings["control-plane"]))
+    _, document = scan_json()
+    fixes = {f["name"]: f.get("remediation") for f in document["findings"]}
+    assert fixes["admin-missing"] == {
+        "mode": "apply",
+        "action": "update",
+        "setting": "control-plane",
+        "categories": ["kube-audit-admin"],
+        "result": "applied",
+    }
+    assert fixes["disabled"]["setting"] == "paused"
+    after = made["admin-missing"].settings
+    assert set(after) == {"control-plane"}  # no second setting
+    assert {k: v for k, v in after["control-plane"].items() if k != "logs"} == {
+        k: v for k, v in before.items() if k != "logs"
+    }
+
+
 def test_apply_is_idempotent_and_exits_zero_when_everything_was_fixed(simulate, monkeypatch):
     tenant = Tenant()
     tenant.add_workspace(TARGET_WS)
@@ -345,8 +396,8 @@ def test_dry_run_plans_and_writes_nothing(remediating):
     assert plans["no-settings"]["result"] == "planned"
     assert plans["admin-missing"] == {
         "mode": "dry-run",
-        "action": "update",
-        "setting": "control-plane",
+        "action": "create",
+        "setting": "aks-audit-logs",
         "categories": ["kube-audit-admin"],
         "result": "planned",
     }

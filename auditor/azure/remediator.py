@@ -61,7 +61,9 @@ class Remediator:
     def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
         config = settings.remediation
         self._mode = config.mode
-        self._target = Target(config.workspace_id, config.setting_name, frozenset(config.subscriptions))
+        self._target = Target(
+            config.workspace_id, config.setting_name, frozenset(config.subscriptions), config.edit_existing
+        )
         self._settings = settings
         self._connection = connection
         self._policy = settings.policy()
