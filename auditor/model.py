@@ -216,6 +216,7 @@ class RemediationResult(StrEnum):
     APPLIED = "applied"  # written, read back and verified
     FAILED = "failed"  # no safe change exists, or the write or its verification failed
     SKIPPED = "skipped"  # a guard kept the auditor's hands off
+    HELD_BACK = "held-back"  # the last fix was undone within the cool-down: fix it where the setting is owned
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from auditor.azure.activity_log import ActivityLog
 from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, first_line
-from auditor.azure.state import EVENTS_TABLE, EventLedger
+from auditor.azure.state import EVENTS_TABLE, EventLedger, RemediationLedger
 from auditor.azure.storage import Storage, StorageTarget
 from auditor.messages import SCAN_QUEUE, ScanRequest
 from auditor.model import Finding, Status
@@ -71,10 +71,15 @@ async def announce(
 
 
 @contextlib.asynccontextmanager
-async def open_scan(settings: Settings) -> AsyncIterator[Scanner]:
-    """A connected scanner whose scope is resolved, on the invocation's one credential; set-up
-    failures become one clear error that keeps the SDK's as its cause (with its request id)."""
-    async with invocation_credential(settings) as credential, ArmConnection(settings, credential) as connection:
+async def open_scan(settings: Settings, target: StorageTarget | None = None) -> AsyncIterator[Scanner]:
+    """A connected scanner whose scope is resolved, on the invocation's one credential (with the
+    remediation ledger in state when remediation is on); set-up failures become one clear error
+    that keeps the SDK's as its cause (with its request id)."""
+    async with (
+        invocation_credential(settings) as credential,
+        ArmConnection(settings, credential) as connection,
+        contextlib.AsyncExitStack() as resources,
+    ):
         try:
             await connection.check_credential()
         except Exception as exc:
@@ -82,7 +87,10 @@ async def open_scan(settings: Settings) -> AsyncIterator[Scanner]:
                 f"could not authenticate to Azure ({first_line(exc)}); run 'az login', or set AZURE_CLIENT_ID "
                 "for a user-assigned managed identity"
             ) from exc
-        scanner = Scanner(settings, connection, datetime.now(UTC).date())
+        ledger = None
+        if target is not None and settings.remediation.enabled:
+            ledger = await RemediationLedger.open(await resources.enter_async_context(Storage(target, credential)))
+        scanner = Scanner(settings, connection, datetime.now(UTC).date(), ledger)
         try:
             await scanner.resolve_scope(settings.subscriptions)
         except Exception as exc:
@@ -94,7 +102,7 @@ async def run_scan(
     settings: Settings, target: StorageTarget | None = None, on_finding: FindingHook | None = None
 ) -> ScanOutcome:
     """Scan the settings' scope; every finding is logged, published and (as state allows) announced."""
-    async with open_scan(settings) as scanner:
+    async with open_scan(settings, target) as scanner:
         return await _deliver(scanner, settings, target, on_finding)
 
 
@@ -145,7 +153,7 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
     Returns the inline result, or None when the work was fanned out."""
     settings = Settings.from_env(environ)
     target = StorageTarget.from_env(environ)
-    async with open_scan(settings) as scanner:
+    async with open_scan(settings, target) as scanner:
         subscriptions = scanner.scope.scanned
         result: ScanResult | None = None
         if target is not None and len(subscriptions) >= settings.fanout_min_subscriptions:

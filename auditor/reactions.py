@@ -28,7 +28,7 @@ from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, is_transient
 from auditor.azure.inventory import UnreadableCluster, get_cluster
-from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger
+from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger, RemediationLedger
 from auditor.azure.storage import Storage, StorageTarget
 from auditor.events import CheckCluster, Ignore, MalformedEvent, Route, parse_event, route
 from auditor.messages import CHECK_QUEUE, CheckRequest
@@ -122,7 +122,9 @@ class Reactor:
         if self._arm is None:
             credential = await self._credential_open()
             connection = await self._resources.enter_async_context(ArmConnection(self._settings, credential))
-            self._arm = connection, Judge(self._settings, connection, _today())
+            storage = await self._storage_open() if self._settings.remediation.enabled else None
+            ledger = await RemediationLedger.open(storage) if storage is not None else None
+            self._arm = connection, Judge(self._settings, connection, _today(), ledger)
         return self._arm
 
     async def handle_event(self, payload: Mapping[str, Any]) -> Outcome:

@@ -27,6 +27,7 @@ from auditor.azure.diagnostics import CategoryGroupCache, read_settings
 from auditor.azure.errors import describe, is_azure_failure, is_transient
 from auditor.azure.inventory import ProviderNotRegistered, SubscriptionInfo, Unlisted, iter_clusters, list_subscriptions
 from auditor.azure.remediator import Remediator
+from auditor.azure.state import RemediationLedger
 from auditor.azure.transport import call_budget
 from auditor.destinations import DestinationCheck, Records
 from auditor.events import Expectation
@@ -61,13 +62,16 @@ class StaleRead(Exception):
 class Judge:
     """Reads one cluster's settings (and the category map if needed) and applies the rule."""
 
-    def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
+    def __init__(
+        self, settings: Settings, connection: ArmConnection, today: date, ledger: RemediationLedger | None = None
+    ) -> None:
         self._settings = settings
         self._connection = connection
         self._policy = settings.policy()
         self._today = today
         self._groups = CategoryGroupCache()
-        self._remediator = Remediator(settings, connection, today) if settings.remediation.enabled else None
+        enabled = settings.remediation.enabled
+        self._remediator = Remediator(settings, connection, today, ledger) if enabled else None
         expect = self._policy.expectations
         reads = expect.check is not DestinationCheck.OFF or expect.min_retention_days or expect.lookback_hours
         self.destinations = (
@@ -167,11 +171,13 @@ def _log_if_bug(exc: BaseException, cluster: Cluster) -> None:
 class Scanner:
     """Lists every subscription in scope and judges each cluster, streaming findings as they come."""
 
-    def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
+    def __init__(
+        self, settings: Settings, connection: ArmConnection, today: date, ledger: RemediationLedger | None = None
+    ) -> None:
         self._settings = settings
         self._connection = connection
         self._policy = settings.policy()
-        self._judge = Judge(settings, connection, today)
+        self._judge = Judge(settings, connection, today, ledger)
         self.scope = Scope()
 
     @property

@@ -6,8 +6,10 @@ helper comes from by importing it.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -15,7 +17,10 @@ from typing import Any
 
 import pytest
 
+from auditor.azure.storage import StorageTarget
 from auditor.cli import main
+from auditor.model import Finding
+from auditor.reactions import handle_events
 from auditor.settings import Settings
 from azsim import ArmSimulator
 
@@ -129,3 +134,12 @@ def arm_event(
 
 # The control as a run with default settings applies it (the cis profile).
 CIS = Settings().applied_control()
+
+
+def react(event: dict[str, Any]) -> Finding:
+    """One event through the Event Grid function's own code path, with the environment's settings."""
+    settings = Settings.from_env(os.environ)
+    target = StorageTarget.from_env(os.environ)
+    (outcome,) = asyncio.run(handle_events(settings, target, [event], logging.getLogger("auditor")))
+    assert outcome.finding is not None
+    return outcome.finding

@@ -4,21 +4,17 @@ it, as much as AUDITOR_ATTRIBUTION allows."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import SMTP_PASSWORD, SMTP_USER, audit_setting, run_cli, scan_json
+from support import SMTP_PASSWORD, SMTP_USER, audit_setting, react, run_cli, scan_json
 
 from auditor.attribution import Attribution, Caller, Origin, caller_from, change_of, sentence, severity_of
-from auditor.azure.storage import StorageTarget
 from auditor.events import parse_event
-from auditor.model import ActorType, Change, ChangeSource, Cluster, Finding, Severity, Status
-from auditor.reactions import handle_events
+from auditor.model import ActorType, Change, ChangeSource, Cluster, Severity, Status
 from auditor.rule import evaluate
 from auditor.settings import Settings
 from azsim import Tenant
@@ -204,16 +200,6 @@ def channels(simulate, smtp, storage, tmp_path, monkeypatch):
         return sim
 
     return start
-
-
-def react(event: dict) -> Finding:
-    """The event through the Event Grid function's own code path."""
-    settings = Settings.from_env(os.environ)
-    (outcome,) = asyncio.run(
-        handle_events(settings, StorageTarget.from_env(os.environ), [event], logging.getLogger("auditor"))
-    )
-    assert outcome.finding is not None
-    return outcome.finding
 
 
 def everything_said(sim, smtp, caplog) -> str:

@@ -7,6 +7,11 @@ them again; the finding says `applied` only when the categories are really expor
 ARM is eventually consistent, so a read-back that does not show the write yet (or a 404 on
 the setting just written) is repeated a few times, READBACK_DELAYS apart, before the write is
 called failed.
+
+With state (a RemediationLedger), each verified fix is recorded, and a cluster whose fix was
+undone within the cool-down is `held-back` instead of written again (auditor/cooldown.py);
+dry-run reads the ledger to show that refusal and records nothing. A ledger that cannot be
+read stops the write: without it the auditor cannot tell whether it would fight an owner.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -26,6 +31,8 @@ from auditor.arm_rules import CategoryGroups
 from auditor.azure.connection import ArmConnection
 from auditor.azure.diagnostics import read_settings
 from auditor.azure.errors import describe
+from auditor.azure.state import RemediationLedger
+from auditor.cooldown import FixHistory, after_fix, held_back_reason, undone_within
 from auditor.model import (
     Cluster,
     DiagnosticSetting,
@@ -58,8 +65,12 @@ def enable(logs: list[dict[str, Any]], categories: Sequence[str]) -> list[dict[s
 class Remediator:
     """Plans each failing cluster's fix and, in `apply`, writes it and proves it took."""
 
-    def __init__(self, settings: Settings, connection: ArmConnection, today: date) -> None:
+    def __init__(
+        self, settings: Settings, connection: ArmConnection, today: date, ledger: RemediationLedger | None = None
+    ) -> None:
         config = settings.remediation
+        self._ledger = ledger
+        self._cooldown_hours = config.cooldown_hours
         self._mode = config.mode
         self._target = Target(
             config.workspace_id, config.setting_name, frozenset(config.subscriptions), config.edit_existing
@@ -80,14 +91,65 @@ class Remediator:
         planned = remediation.plan(cluster, finding, settings, groups, self._target)
         if planned is None:
             return finding
-        if planned.result is not RemediationResult.PLANNED or self._mode is RemediationMode.DRY_RUN:
+        if planned.result is not RemediationResult.PLANNED:
+            return replace(finding, remediation=planned.record(self._mode))
+        try:
+            undone = await self._undone(cluster)
+        except Exception as exc:
+            reason = (
+                f"the remediation history could not be read ({describe(exc, self._settings.http_timeout_seconds)}), "
+                "so the auditor cannot tell whether it would fight the setting's owner: not written"
+            )
+            return replace(finding, remediation=planned.record(self._mode, RemediationResult.FAILED, reason))
+        if undone is not None:
+            reason = held_back_reason(undone, self._cooldown_hours)
+            return replace(finding, remediation=planned.record(self._mode, RemediationResult.HELD_BACK, reason))
+        if self._mode is RemediationMode.DRY_RUN:
             return replace(finding, remediation=planned.record(self._mode))
         try:
             await self._write(cluster, planned)
         except Exception as exc:
             reason = describe(exc, self._settings.http_timeout_seconds)
             return replace(finding, remediation=planned.record(self._mode, RemediationResult.FAILED, reason))
-        return replace(finding, remediation=await self._verify(cluster, planned, groups))
+        verified = await self._verify(cluster, planned, groups)
+        if verified.fixed:
+            verified = await self._remember(cluster, verified)
+        return replace(finding, remediation=verified)
+
+    async def _undone(self, cluster: Cluster) -> FixHistory | None:
+        """The cluster's history with this undo counted, when its last fix was undone within the
+        cool-down (recorded in apply; only read in dry-run); None when a write may go ahead."""
+        if self._ledger is None or self._cooldown_hours <= 0:
+            return None
+        now = _now()
+        if self._mode is RemediationMode.DRY_RUN:
+            return undone_within(await self._ledger.get(cluster.resource_id), now, self._cooldown_hours)
+
+        def count(history: FixHistory | None) -> tuple[FixHistory | None, FixHistory | None]:
+            undone = undone_within(history, now, self._cooldown_hours)
+            return undone, undone
+
+        _, undone = await self._ledger.update(cluster.resource_id, count)
+        return undone
+
+    async def _remember(self, cluster: Cluster, fixed: Remediation) -> Remediation:
+        """Record a verified fix for the cool-down; the fix stands even when the record fails."""
+        if self._ledger is None:
+            return fixed
+        now = _now()
+
+        def record(history: FixHistory | None) -> tuple[FixHistory, None]:
+            return after_fix(history, fixed.setting, now), None
+
+        try:
+            await self._ledger.update(cluster.resource_id, record)
+        except Exception as exc:
+            reason = (
+                f"applied, but not recorded for the cool-down ({describe(exc, self._settings.http_timeout_seconds)}): "
+                "an owner undoing it will not be noticed as one"
+            )
+            return replace(fixed, reason=reason)
+        return fixed
 
     async def _write(self, cluster: Cluster, planned: Plan) -> None:
         operations = self._connection.monitor().diagnostic_settings
@@ -125,3 +187,7 @@ class Remediator:
         missing = ", ".join(still) if still else ", ".join(planned.categories)
         reason = f"written, but read back {1 + len(READBACK_DELAYS)} times without {missing}"
         return planned.record(self._mode, RemediationResult.FAILED, reason)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)  # what a table keeps, so read-back compares equal

@@ -1,5 +1,6 @@
 """What the auditor remembers between invocations, in Azure Tables: which events it has handled
-(`EventLedger`) and, per cluster, what it last saw and last told people (`FindingStore`).
+(`EventLedger`) and, per cluster, what it last saw and last told people (`FindingStore`) and
+when it last fixed the cluster (`RemediationLedger`, for the cool-down).
 
 Event Grid delivers at least once. Each event is claimed before it is acted on and marked
 done after, so a redelivery of a handled event does nothing. A claim that was never
@@ -16,13 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from auditor.azure.storage import Storage
+from auditor.cooldown import FixHistory
 from auditor.events import Event
 from auditor.model import FindingRecord
 from auditor.resource_id import resource_key
@@ -114,40 +117,53 @@ class EventLedger:
 
 
 FINDINGS_TABLE = "auditorfindings"
+REMEDIATIONS_TABLE = "auditorremediations"
 _ATTEMPTS = 5
+R = TypeVar("R")
 
 
-class FindingStore:
-    """Per-cluster FindingRecord in an Azure Table; every write is guarded by the ETag it read."""
+def _cluster_keys(resource_id: str) -> tuple[str, str]:
+    """RowKeys cannot hold '/': the key is a hash of the case-folded ID (ARM IDs are case-insensitive)."""
+    key = resource_key(resource_id)
+    subscription = key.split("/")[2] if key.startswith("/subscriptions/") else "tenant"
+    return subscription, hashlib.sha256(key.encode()).hexdigest()
 
-    def __init__(self, table: TableClient) -> None:
+
+class _ClusterRows(Generic[R]):
+    """One row per cluster in an Azure Table; every write is guarded by the ETag it read."""
+
+    def __init__(
+        self,
+        table: TableClient,
+        read: Callable[[Mapping[str, Any]], R],
+        write: Callable[[R], dict[str, Any]],
+    ) -> None:
         self._table = table
+        self._read = read
+        self._write = write
 
-    @staticmethod
-    def _keys(resource_id: str) -> tuple[str, str]:
-        """RowKeys cannot hold '/': the key is a hash of the case-folded ID (ARM IDs are case-insensitive)."""
-        key = resource_key(resource_id)
-        subscription = key.split("/")[2] if key.startswith("/subscriptions/") else "tenant"
-        return subscription, hashlib.sha256(key.encode()).hexdigest()
+    async def get(self, resource_id: str) -> R | None:
+        try:
+            return self._read(await self._table.get_entity(*_cluster_keys(resource_id)))
+        except ResourceNotFoundError:
+            return None
 
-    async def update(
-        self, resource_id: str, change: Callable[[FindingRecord | None], tuple[FindingRecord | None, T]]
-    ) -> tuple[FindingRecord | None, T]:
+    async def update(self, resource_id: str, change: Callable[[R | None], tuple[R | None, T]]) -> tuple[R | None, T]:
         """Read, apply `change`, write back unless someone else wrote in between (then read again).
 
-        Returns the memory as it was and what `change` returned with the memory it wrote.
+        Returns the row as it was and what `change` returned with the row it wrote.
         """
-        partition, row = self._keys(resource_id)
+        partition, row = _cluster_keys(resource_id)
         for _ in range(_ATTEMPTS):
             try:
                 entity = await self._table.get_entity(partition, row)
             except ResourceNotFoundError:
                 entity = None
-            before = _memory(entity) if entity is not None else None
+            before = self._read(entity) if entity is not None else None
             after, result = change(before)
             if after is None or after == before:
                 return before, result
-            record = {"PartitionKey": partition, "RowKey": row, "ResourceId": resource_id, **_fields(after)}
+            record = {"PartitionKey": partition, "RowKey": row, "ResourceId": resource_id, **self._write(after)}
             try:
                 if entity is None:
                     await self._table.create_entity(record)
@@ -161,7 +177,14 @@ class FindingStore:
                 return before, result
             except (ResourceExistsError, ResourceModifiedError):
                 continue  # another instance wrote first: decide again on what it wrote
-        raise ResourceModifiedError(f"finding state of {resource_id} kept changing under {_ATTEMPTS} attempts")
+        raise ResourceModifiedError(f"state of {resource_id} kept changing under {_ATTEMPTS} attempts")
+
+
+class FindingStore(_ClusterRows[FindingRecord]):
+    """Per-cluster FindingRecord: what was seen and what people were told."""
+
+    def __init__(self, table: TableClient) -> None:
+        super().__init__(table, _memory, _fields)
 
     async def restore(self, resource_id: str, memory: FindingRecord | None, expected: FindingRecord) -> None:
         """Undo a notification claim that could not be delivered, unless another claim replaced it since.
@@ -209,4 +232,35 @@ def _fields(memory: FindingRecord) -> dict[str, Any]:
         fields["FirstFailedAt"] = memory.first_failed_at
     if memory.last_notified_at is not None:
         fields["LastNotifiedAt"] = memory.last_notified_at
+    return fields
+
+
+class RemediationLedger(_ClusterRows[FixHistory]):
+    """Per-cluster FixHistory: when the auditor last fixed a cluster and how often that was undone."""
+
+    def __init__(self, table: TableClient) -> None:
+        super().__init__(table, _history, _history_fields)
+
+    @classmethod
+    async def open(cls, storage: Storage) -> RemediationLedger:
+        table = storage.table(REMEDIATIONS_TABLE)
+        await storage.ensure_table(table)
+        return cls(table)
+
+
+def _history(entity: Mapping[str, Any]) -> FixHistory:
+    return FixHistory(
+        fixed_at=entity.get("FixedAt"),
+        setting=str(entity.get("Setting") or ""),
+        undone=int(entity.get("Undone") or 0),
+        undone_at=entity.get("UndoneAt"),
+    )
+
+
+def _history_fields(history: FixHistory) -> dict[str, Any]:
+    fields: dict[str, Any] = {"Setting": history.setting, "Undone": history.undone}
+    if history.fixed_at is not None:
+        fields["FixedAt"] = history.fixed_at
+    if history.undone_at is not None:
+        fields["UndoneAt"] = history.undone_at
     return fields

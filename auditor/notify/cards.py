@@ -261,6 +261,8 @@ def _remediation_sentence(remediation: Remediation) -> str:
         return f"Fixed: {done} diagnostic setting {setting} exporting {categories}, verified by reading it back."
     if result is RemediationResult.FAILED:
         return f"Remediation failed: could not {action} diagnostic setting {setting} for {categories}."
+    if result is RemediationResult.HELD_BACK:
+        return f"Remediation held back: {_md(remediation.reason)}."
     return (
         f"Remediation ({_md(str(remediation.mode))}): {action} diagnostic setting {setting} for {categories}: {result}."
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from auditor.model import Finding, FindingRecord, Status
+from auditor.model import Finding, FindingRecord, RemediationResult, Status
 
 NEEDS_ACTION = frozenset({Status.FAIL, Status.ERROR})
 
@@ -35,8 +35,12 @@ class Notice:
 
 
 def reasons_hash(finding: Finding) -> str:
-    """Same status, same missing categories, same reasons: nothing new to say."""
-    text = "\n".join([str(finding.status), *finding.missing_categories, *finding.reasons])
+    """Same status, same missing categories, same reasons: nothing new to say. A fix held back
+    because it was undone is news of its own (the fix belongs in someone's code)."""
+    parts = [str(finding.status), *finding.missing_categories, *finding.reasons]
+    if finding.remediation is not None and finding.remediation.result is RemediationResult.HELD_BACK:
+        parts.append(str(RemediationResult.HELD_BACK))
+    text = "\n".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
