@@ -286,6 +286,7 @@ var queueNames = [
 var tableNames = [
   'auditorevents'
   'auditorfindings'
+  'auditorremediations'
 ]
 var eventFunctionName = 'on_resource_event'
 
