@@ -1,7 +1,7 @@
 """Azurite, the Azure Storage emulator (npm package `azurite`), started on free loopback ports.
 
 Tests and benchmarks run the function's queues and tables on it; installed by
-`scripts/bootstrap --with-azurite` into node_modules.
+`scripts/bootstrap --with-test-tools` into node_modules.
 """
 
 import contextlib
