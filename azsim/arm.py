@@ -16,9 +16,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from azsim import activity, destination_routes
+from azsim.access import SUBSCRIPTION_READ, Need
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
 from azsim.principals import SimPrincipal
-from azsim.responses import error, flat_error, forbidden, json_response, missing_registration, not_allowed
+from azsim.responses import error, flat_error, json_response, missing_registration, not_allowed, refused
 from azsim.rules import SettingRejected
 from azsim.tenant import (
     CONTAINER_SERVICE,
@@ -57,13 +58,14 @@ class ArmRoutes:
     ) -> web.Response:
         """Answer one request; `principal` (who the token was issued to) is recorded with every write."""
         method = request.method
+        caller = self.tenant.principal(principal)
         if lower[0] != "subscriptions":
             return _not_found(method, request.path)
         if len(lower) == 1:
-            return self._list_subscriptions(request) if method == "GET" else not_allowed(method)
+            return self._list_subscriptions(request, principal) if method == "GET" else not_allowed(method)
         subscription = self.tenant.find_subscription(parts[1])
         if destination_routes.is_destination_path(lower):
-            return destination_routes.answer(self.tenant, request, parts, lower, subscription, self.blob_front)
+            return destination_routes.answer(self.tenant, request, parts, lower, subscription, self.blob_front, caller)
         if subscription is None:
             if (
                 len(lower) == 4
@@ -78,11 +80,9 @@ class ArmRoutes:
         if lower[2] == "providers" and (n == 4 or (n == 5 and lower[4] == "register")):
             return self._provider(request, subscription, parts[1], parts[3], lower[4] if n == 5 else None)
         if lower[2:] == _ACTIVITY_LOG:
-            return self._activity_log(request, subscription)
+            return self._activity_log(request, subscription, parts, caller)
         if subscription.forbidden:
-            return forbidden(
-                f"Microsoft.ContainerService/managedClusters/{_verb(method)}", f"/subscriptions/{parts[1]}"
-            )
+            return refused(method, parts, caller)
         if is_write(method) and subscription.state in ("Disabled", "Deleted"):
             return error(
                 409,
@@ -114,7 +114,7 @@ class ArmRoutes:
             if n in (11, 12) and lower[8:10] == _INSIGHTS:
                 if not subscription.registered(INSIGHTS):
                     return missing_registration(INSIGHTS)
-                return await self._insights(request, cluster, parts, lower, self.tenant.principal(principal))
+                return await self._insights(request, cluster, parts, lower, caller)
         return _not_found(method, request.path)
 
     def _provider(
@@ -151,9 +151,7 @@ class ArmRoutes:
         if kind not in ("diagnosticsettings", "diagnosticsettingscategories"):
             return _not_found(method, request.path)
         if cluster.forbidden:
-            return forbidden(
-                f"microsoft.insights/{parts[10]}/{_verb(method)}", f"{cluster.id}/providers/microsoft.insights"
-            )
+            return refused(method, parts, caller)
         if kind == "diagnosticsettingscategories":
             if method != "GET":
                 return not_allowed(method)
@@ -202,14 +200,14 @@ class ArmRoutes:
         self.tenant.activity.record(caller, SETTING_WRITE, cluster.setting_id(stored[0]), "PUT", created=not existed)
         return json_response(_setting_json(cluster, *stored))
 
-    def _activity_log(self, request: web.Request, subscription: SimSubscription) -> web.Response:
+    def _activity_log(
+        self, request: web.Request, subscription: SimSubscription, parts: list[str], caller: SimPrincipal
+    ) -> web.Response:
         """The subscription's management events (azsim/activity.py), paged, filtered and selected."""
         if request.method != "GET":
             return not_allowed(request.method)
         if subscription.forbidden:
-            return forbidden(
-                "Microsoft.Insights/eventtypes/values/read", f"/subscriptions/{subscription.subscription_id}"
-            )
+            return refused(request.method, parts, caller)
         try:
             entries = self.tenant.activity.query(subscription.subscription_id, request.query.get("$filter", ""))
         except activity.BadFilter as exc:
@@ -220,8 +218,14 @@ class ArmRoutes:
         own = activity.link(self.endpoint, request.path, dict(request.query))
         return json_response(activity.page(entries, int(skip), request.query.get("$select"), own))
 
-    def _list_subscriptions(self, request: web.Request) -> web.Response:
-        subscriptions = self.tenant.subscriptions
+    def _list_subscriptions(self, request: web.Request, principal: str) -> web.Response:
+        """The subscriptions on which the caller may read the subscription: the docs say only that
+        Microsoft.Resources/subscriptions/read "Gets the list of subscriptions", and a list never answers 403."""
+        subscriptions = [
+            s
+            for s in self.tenant.subscriptions
+            if self.tenant.access.allows(principal, Need(SUBSCRIPTION_READ, f"/subscriptions/{s.subscription_id}"))
+        ]
         start = _skip(request)
         if start is None:
             return _bad_skip_token()
@@ -398,10 +402,6 @@ def _unregistered(subscription: SimSubscription, listing: bool) -> web.Response:
 
 def _bad_skip_token() -> web.Response:
     return error(400, "InvalidSkipToken", "The $skipToken is not valid.")
-
-
-def _verb(method: str) -> str:
-    return {"PUT": "write", "PATCH": "write", "POST": "action", "DELETE": "delete"}.get(method, "read")
 
 
 def _not_found(method: str, path: str) -> web.Response:

@@ -5,8 +5,11 @@ with a bearer token (audience https://storage.azure.com) lists real blobs. Azuri
 wants HTTPS, so it serves a certificate from the simulation's CA. Azurite accepts any well-formed
 token and so cannot say 403; the front every storage account's `primaryEndpoints.blob` points at
 records each request, applies the simulation's faults and answers 403
-AuthorizationPermissionMismatch (Storage's XML error) for an account whose `blob_access` is
-"denied" (the identity lacks Storage Blob Data Reader), then forwards the rest to Azurite.
+AuthorizationPermissionMismatch (Storage's XML error) when the caller's roles lack the data action
+the request needs, or for an account whose `blob_access` is "denied", then forwards the rest to
+Azurite. The data actions are those the Storage REST docs list per operation ("Authorize with
+Microsoft Entra ID": List Blobs and Get Blob need `containers/blobs/read`, Put Blob
+`containers/blobs/write`, Delete Blob `containers/blobs/delete`), over the container.
 
 `deliver()` writes what Azure Monitor would have written by now, as Azure docs ("Send Azure
 resource logs to storage") describe it: append blobs named
@@ -35,6 +38,7 @@ from aiohttp import web
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
+from azsim.access import Need
 from azsim.azurite import AzuriteUnavailable, wait_for
 from azsim.destinations import SimStorageAccount
 from azsim.gateway import Gateway, RequestRecord, finish
@@ -42,6 +46,8 @@ from azsim.monitor import newest
 from azsim.tenant import Tenant
 
 AZURITE_BLOB = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "azurite-blob"
+_BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+_DATA_VERBS = {"GET": "read", "HEAD": "read", "DELETE": "delete"}
 _HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
@@ -110,10 +116,10 @@ class BlobService:
             await asyncio.sleep(self.gateway.latency)
         fired, response = await self.gateway.fault(request)
         if not fired:
-            response = await self._answer(request)
+            response = await self._answer(request, record)
         return finish(request, record, response)
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request, record: RequestRecord) -> web.Response:
         name = request.path.strip("/").split("/", 1)[0]
         account = next(
             (a for a in self.tenant.destinations if isinstance(a, SimStorageAccount) and a.name == name), None
@@ -124,7 +130,10 @@ class BlobService:
             return _storage_error(
                 503, "ServerBusy", "The simulation runs no blob service: start ArmSimulator with blob_service=True."
             )
-        if account.blob_access == "denied":
+        record.needs = (blob_need(account, request.method, request.path),)
+        _, _, token = request.headers.get("Authorization", "").partition(" ")
+        principal = self.gateway.issuer.principal(token.strip())
+        if account.blob_access == "denied" or self.tenant.access.missing(principal, record.needs):
             return _storage_error(
                 403,
                 "AuthorizationPermissionMismatch",
@@ -171,6 +180,13 @@ class BlobService:
                     blob.append_block(_record(entry.cluster.id, entry.category, entry.time))
                     written += 1
         return written
+
+
+def blob_need(account: SimStorageAccount, method: str, path: str) -> Need:
+    """The data action a blob request needs, over its container (`path`: /<account>/<container>/...)."""
+    container = [*path.strip("/").split("/"), ""][1]
+    scope = f"{account.id}/blobServices/default/containers/{container}"
+    return Need(f"{_BLOBS}/{_DATA_VERBS.get(method, 'write')}", scope, data=True)
 
 
 def _blob_name(cluster_id: str, moment: datetime) -> str:

@@ -27,6 +27,7 @@ from auditor.reactions import handle_events
 from auditor.report.render import render, render_outcomes
 from auditor.report.table import remediation_line
 from auditor.settings import NotificationSettings, RemediationSettings, Settings
+from azsim.access import grant_remediation
 from azsim.events import cluster_written, setting_changed
 from azsim.principals import service_principal, user
 from azsim.samples import AUDIT, WORKSPACE, demo_tenant, log_entries, setting
@@ -89,6 +90,7 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 def run_demo(out: TextIO, latency: float = 0.02) -> int:
     tenant = demo_tenant()
+    grant_remediation(tenant.access, WORKSPACE)  # the identity holds what infra/ grants for remediation apply
     clusters = sum(len(sub.clusters) for sub in tenant.subscriptions)
     with ArmSimulator(tenant, latency=latency) as sim:
         env = {

@@ -2,10 +2,10 @@
 policy, Event Hubs rules and partner resources. Read-only: the auditor never writes to them.
 
 Answers as ARM gives them: a missing resource is 404 ResourceNotFound in ARM's wrapped shape, a
-subscription that does not exist 404 SubscriptionNotFound, a resource the identity holds no role
-on 403 AuthorizationFailed. A storage account without a lifecycle policy answers the policy GET
-with 404; the code there is not documented (the REST spec lists only the default error), and the
-auditor reads any 404 as "no policy".
+subscription that does not exist 404 SubscriptionNotFound, a resource marked `forbidden` 403
+AuthorizationFailed (as any operation outside the caller's roles is refused, azsim/access.py). A
+storage account without a lifecycle policy answers the policy GET with 404; the code there is not
+documented (the REST spec lists only the default error), and the auditor reads any 404 as "no policy".
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from azsim.destinations import AUDIT_TABLES, SimStorageAccount, SimWorkspace
-from azsim.responses import error, forbidden, json_response, not_allowed
+from azsim.principals import SimPrincipal
+from azsim.responses import error, json_response, not_allowed, refused
 from azsim.tenant import SimSubscription, Tenant
 
 _WORKSPACES = ("microsoft.operationalinsights", "workspaces")
@@ -39,6 +40,7 @@ def answer(
     lower: list[str],
     subscription: SimSubscription | None,
     blob_front: str,
+    caller: SimPrincipal,
 ) -> web.Response:
     """Serve a destination GET (`subscription` is None when the tenant does not list it)."""
     if request.method != "GET":
@@ -52,7 +54,7 @@ def answer(
             return error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
         return _not_found(parts)
     if resource.forbidden or (subscription is not None and subscription.forbidden):
-        return forbidden(f"{parts[5]}/{'/'.join(parts[6::2])}/read", "/" + "/".join(parts))
+        return refused(request.method, parts, caller)
     rest = lower[8:]
     if isinstance(resource, SimWorkspace):
         return _workspace(resource, parts, rest)

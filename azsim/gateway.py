@@ -1,19 +1,24 @@
-"""ARM's front door and the identity endpoint's door: request log, latency, auth, faults, throttling.
+"""ARM's front door and the identity endpoint's door: request log, latency, auth, faults, throttling, RBAC.
 
-Order for an ARM request: latency, authentication, faults, api-version, throttling, then the resource route.
+Order for an ARM request: latency, authentication, faults, api-version, throttling, authorization (the
+caller's roles, azsim/access.py), then the resource route. ARM authorizes before the resource provider
+sees the request, so an operation outside the caller's roles is 403 whether or not the resource exists.
 """
 
 import asyncio
+import contextlib
+import json
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from aiohttp import web
 
+from azsim.access import Need, arm_need, linked_needs
 from azsim.arm import ArmRoutes
 from azsim.faults import Fault, error_code
 from azsim.identity import TokenIssuer
-from azsim.responses import error, flat_error, json_response
+from azsim.responses import error, flat_error, forbidden, json_response, linked_forbidden
 from azsim.throttle import RateLimiter, full_remaining, operation_of
 
 
@@ -33,6 +38,7 @@ class RequestRecord:
     ended: float | None = None
     status: int | None = None
     raw_path: str = ""  # as sent, percent-encoding included
+    needs: tuple[Need, ...] = ()  # the operations it was authorized against (nothing for a tenant-level path)
 
 
 class Gateway:
@@ -65,7 +71,7 @@ class Gateway:
             await asyncio.sleep(self.latency)
         response, principal = self._authenticate(request)
         if response is None:
-            response = await self._answer(request, parts, lower, subscription_id, principal)
+            response = await self._answer(request, parts, lower, subscription_id, principal, record)
         return finish(request, record, response)
 
     async def identity(self, request: web.Request) -> web.StreamResponse:
@@ -82,7 +88,13 @@ class Gateway:
         return finish(request, record, response)
 
     async def _answer(
-        self, request: web.Request, parts: list[str], lower: list[str], subscription_id: str | None, principal: str
+        self,
+        request: web.Request,
+        parts: list[str],
+        lower: list[str],
+        subscription_id: str | None,
+        principal: str,
+        record: RequestRecord,
     ) -> web.Response | None:
         fired, response = await self.fault(request)
         if fired:
@@ -95,7 +107,7 @@ class Gateway:
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if subscription_id is None:
-            return await self.routes.dispatch(request, parts, lower, principal)
+            return await self._authorized(request, parts, lower, principal, record)
         operation = operation_of(request.method)
         header = f"x-ms-ratelimit-remaining-subscription-{operation}"
         global_header = f"x-ms-ratelimit-remaining-subscription-global-{operation}"
@@ -119,10 +131,31 @@ class Gateway:
                         global_header: str(remaining_global),
                     },
                 )
-        response = await self.routes.dispatch(request, parts, lower, principal)
+        response = await self._authorized(request, parts, lower, principal, record)
         response.headers[header] = str(remaining)
         response.headers[global_header] = str(remaining_global)
         return response
+
+    async def _authorized(
+        self, request: web.Request, parts: list[str], lower: list[str], principal: str, record: RequestRecord
+    ) -> web.Response:
+        """The route's answer when the caller's roles permit the request (and what it links to), else ARM's 403.
+        A subscription list is never refused: it shows what the caller may read (azsim/arm.py)."""
+        need = arm_need(request.method, parts)
+        if need is None:
+            return await self.routes.dispatch(request, parts, lower, principal)
+        needs = [need]
+        if request.method in ("PUT", "PATCH"):
+            with contextlib.suppress(ValueError):  # the route answers a body that is not JSON
+                needs += linked_needs(need, json.loads(await request.read()))  # aiohttp keeps the body for the route
+        record.needs = tuple(needs)
+        missing = None if len(parts) == 1 else self.routes.tenant.access.missing(principal, needs)
+        if missing is None:
+            return await self.routes.dispatch(request, parts, lower, principal)
+        caller = self.routes.tenant.principal(principal)
+        if missing.linked:
+            return linked_forbidden(caller, need.operation, need.scope, missing.operation, missing.scope)
+        return forbidden(missing.operation, missing.scope, caller)
 
     def _authenticate(self, request: web.Request) -> tuple[web.Response | None, str]:
         """(None, principal) when the bearer token is one we issued, unexpired, for this ARM endpoint; else the 401."""

@@ -5,19 +5,23 @@ delivery.py: the newest record per cluster and category in the audit tables), co
 Azure Monitor has delivered (azsim/monitor.py), with the columns and types the real API returns;
 any other query is a 400 BadArgumentError, so a changed query cannot pass unnoticed.
 
-Shapes and errors follow the Azure docs ("Azure Monitor Log Analytics API request format" and
-"... API errors"): `{"tables": [{"name", "columns": [{"name", "type"}], "rows"}]}`; 401
+Shapes and errors follow the Azure docs ("Azure Monitor Log Analytics API request format" and "...
+API errors"): `{"tables": [{"name", "columns": [{"name", "type"}], "rows"}]}`; 401
 AuthenticationFailed without a token; 403 InvalidAuthenticationToken(Audience); 403
 InsufficientAccessError when the identity may not read the workspace; 400 BadArgumentError. A
 partial failure answers 200 with the tables and an `error` object beside them (azure-monitor-query
-turns it into LogsQueryPartialResult). The docs list no answer for a missing workspace; clients
-meet 404 PathNotFoundError "The requested path does not exist" for an ID that is not a GUID
-(Azure/azure-sdk-for-python issue 45580) and 404 WorkspaceNotFoundError "The workspace could not be
-found" for an unknown or deleted one (as opencybersecurityalliance/stix-shifter's Log Analytics
-tests show the body). Each principal may send LIMIT queries per WINDOW seconds (Azure docs, "Azure
-Monitor service limits", user query throttling: 200 per 30 s), beyond which the answer is 429 with
-Retry-After; the code of that body is not documented. Rows older than the table's total retention
-are gone, as in the workspace.
+turns it into LogsQueryPartialResult). A query needs `workspaces/query/read` on the workspace and
+`workspaces/query/<table>/read` for each table it reads (Azure Monitor docs, "Manage table-level
+read access", the per-table actions; Reader's `*/read` holds them all); the docs do not say how a
+union over a table the caller may not read is answered, so the simulation refuses the whole query
+with InsufficientAccessError, as for a workspace the caller may not query at all. The docs list no
+answer for a missing workspace; clients meet 404 PathNotFoundError "The requested path does not
+exist" for an ID that is not a GUID (Azure/azure-sdk-for-python issue 45580) and 404
+WorkspaceNotFoundError "The workspace could not be found" for an unknown or deleted one (as
+opencybersecurityalliance/stix-shifter's Log Analytics tests show the body). Each principal may send
+LIMIT queries per WINDOW seconds (Azure docs, "Azure Monitor service limits", user query throttling:
+200 per 30 s), beyond which the answer is 429 with Retry-After; the code of that body is not
+documented. Rows older than the table's total retention are gone, as in the workspace.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from azsim.destinations import SimWorkspace
+from azsim.access import Need
+from azsim.destinations import AUDIT_TABLES, SimWorkspace
 from azsim.gateway import Gateway, RequestRecord, finish
 from azsim.monitor import newest
 from azsim.responses import json_response
@@ -42,6 +47,7 @@ LIMIT, WINDOW = 200, 30.0
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 # What identifies the auditor's delivery query (the simulation answers nothing else).
 _QUERY_MARKS = ("union", "AKSAudit", "AKSAuditAdmin", "AKSControlPlane", "AzureDiagnostics", "max(TimeGenerated)")
+QUERY_READ = "Microsoft.OperationalInsights/workspaces/query/read"
 COLUMNS = [
     {"name": "ResourceId", "type": "string"},
     {"name": "Category", "type": "string"},
@@ -68,10 +74,10 @@ class LogsApi:
             await asyncio.sleep(self.gateway.latency)
         fired, response = await self.gateway.fault(request)
         if not fired:
-            response = await self._answer(request)
+            response = await self._answer(request, record)
         return finish(request, record, response)
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request, record: RequestRecord) -> web.Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
@@ -81,7 +87,8 @@ class LogsApi:
         match = _PATH.match(request.path)
         if request.method != "POST" or match is None or not _is_guid(match.group(1)):
             return _error(404, "PathNotFoundError", "The requested path does not exist")
-        wait = self._admit(self.gateway.issuer.principal(token.strip()))
+        principal = self.gateway.issuer.principal(token.strip())
+        wait = self._admit(principal)
         if wait:
             return _error(429, "ThrottledError", "Too many requests: retry later.", {"Retry-After": str(wait)})
         try:
@@ -98,7 +105,8 @@ class LogsApi:
         if workspace is None:
             return _error(404, "WorkspaceNotFoundError", "The workspace could not be found")
         self.queries.append(workspace.customer_id)
-        if workspace.query_answer == "forbidden":
+        record.needs = query_needs(workspace.id)
+        if workspace.query_answer == "forbidden" or self.tenant.access.missing(principal, record.needs):
             return _error(
                 403,
                 "InsufficientAccessError",
@@ -130,6 +138,12 @@ class LogsApi:
             if isinstance(destination, SimWorkspace) and destination.customer_id.lower() == customer_id.lower():
                 return destination
         return None
+
+
+def query_needs(workspace_id: str) -> tuple[Need, ...]:
+    """What the auditor's query needs on the workspace: the query itself and each audit table it reads."""
+    tables = (f"Microsoft.OperationalInsights/workspaces/query/{table}/read" for table in AUDIT_TABLES)
+    return tuple(Need(operation, workspace_id) for operation in (QUERY_READ, *tables))
 
 
 def _rows(tenant: Tenant, workspace: SimWorkspace, since: datetime) -> list[list[str]]:

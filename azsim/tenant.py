@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azsim import rules
+from azsim.access import Access, grant_reads
 from azsim.activity import ActivityLog
 from azsim.categories import AKS_CATEGORIES, DiagnosticCategory
 from azsim.destinations import Destination, SimResource, SimStorageAccount, SimWorkspace
@@ -268,7 +269,12 @@ class SimSubscription:
 
 
 class Tenant:
-    """The whole simulated directory. GUIDs are generated when not given."""
+    """The whole simulated directory. GUIDs are generated when not given.
+
+    `access` holds its role assignments: the auditor's identity starts with the read roles of
+    infra/roles/ at the tenant root (what the deployment grants on every subscription, with delivery
+    checks on), so whatever the auditor sends outside them is refused as ARM refuses it; a test
+    narrows them, or grants the remediation roles (azsim/access.py)."""
 
     def __init__(self, tenant_id: str | None = None, read_lag: int = 0) -> None:
         self.tenant_id = tenant_id or str(uuid.uuid4())
@@ -279,6 +285,8 @@ class Tenant:
         self._destinations: dict[str, Destination] = {}
         self._principals: dict[str, SimPrincipal] = {}
         self.activity = ActivityLog(self.tenant_id)
+        self.access = Access()
+        grant_reads(self.access)
         # API versions a provider lists per resource type (Microsoft.Datadog/monitors -> ...): kept when the
         # resources go, as a provider's resourceTypes do not depend on what exists.
         self.resource_types: dict[str, tuple[str, ...]] = {}

@@ -4,8 +4,12 @@
 //   rg-<env>            identity, storage, monitoring, Key Vault, findings topic, function app
 // and, in every scanned subscription (the home one included when it is scanned):
 //   rg-<env>-events     the Event Grid system topic for the subscription's ARM events (+ event subscription)
-//   role assignments    Reader (always), Monitoring Contributor (remediation apply only)
-// plus Log Analytics Contributor on the remediation workspace (remediation apply only).
+//   role assignments    the auditor's read role (always), its audit-record read role (delivery checks only),
+//                       its remediation role (remediation apply only)
+// plus the workspace-link role on the remediation workspace (remediation apply only), and read roles on the
+// verified destinations. The roles are the custom ones of infra/roles/ (created in the home subscription,
+// modules/custom-roles.bicep) with exactly the operations the auditor performs; useBuiltInRoles swaps in
+// Reader, Monitoring Contributor, Log Analytics Reader/Contributor and Storage Blob Data Reader.
 //
 // Two-phase by necessity: an event subscription of endpoint type AzureFunction is validated against the
 // deployed function, which exists only after the code is published. `azd up` runs the second phase
@@ -36,10 +40,10 @@ param resourceGroupName string = ''
 @description('Resource group created in each scanned subscription for its Event Grid system topic. Default: rg-<environmentName>-events.')
 param eventsResourceGroupName string = ''
 
-@description('Subscriptions to audit (IDs). Empty means only the subscription this deployment runs in. Each gets Reader for the auditor and a system topic for its ARM events; the list becomes AUDITOR_SUBSCRIPTIONS.')
+@description('Subscriptions to audit (IDs). Empty means only the subscription this deployment runs in. Each gets the auditor\'s read role and a system topic for its ARM events; the list becomes AUDITOR_SUBSCRIPTIONS.')
 param scannedSubscriptionIds array = []
 
-@description('Leave AUDITOR_SUBSCRIPTIONS empty so the timer scans every subscription the identity can read (for Reader granted at a management group). Event coverage still needs each subscription in scannedSubscriptionIds.')
+@description('Leave AUDITOR_SUBSCRIPTIONS empty so the timer scans every subscription the identity can read (for a read role granted at a management group). Event coverage still needs each subscription in scannedSubscriptionIds.')
 param scanAllVisibleSubscriptions bool = false
 
 @description('Subscriptions that already have an Event Grid system topic for their ARM events (Azure allows one per subscription), keyed by subscription ID: { "<id>": { "resourceGroup": "<rg>", "name": "<topic>" } }. The auditor adds its event subscription to that topic instead of creating one.')
@@ -134,10 +138,10 @@ param deliveryLookbackHours int = 0
 @description('AUDITOR_LOGS_ENDPOINT: the Log Analytics query API; empty means the cloud\'s own.')
 param logsEndpoint string = ''
 
-@description('Workspaces (resource IDs) that receive the clusters\' audit logs: the identity gets Log Analytics Reader on each, to verify them (needed where Reader on a scanned subscription does not reach, such as a central security workspace).')
+@description('Workspaces (resource IDs) that receive the clusters\' audit logs: the identity gets its read role on each (and, with delivery checks, its audit-record read role), to verify them where its roles on the scanned subscriptions do not reach, such as a central security workspace.')
 param verifiedWorkspaceIds array = []
 
-@description('Storage accounts (resource IDs) that receive the clusters\' audit logs: the identity gets Reader on each (existence, lifecycle policy) and, when delivery checks are on, Storage Blob Data Reader (the insights-logs-* blobs).')
+@description('Storage accounts (resource IDs) that receive the clusters\' audit logs: the identity gets its read role on each (existence, lifecycle policy) and, when delivery checks are on, its blob read role (the insights-logs-* blobs).')
 param verifiedStorageAccountIds array = []
 
 @description('AUDITOR_EXEMPT_TAG: tag whose value true or a future YYYY-MM-DD exempts a cluster.')
@@ -228,7 +232,7 @@ param emailFrom string = ''
 @description('AUDITOR_EMAIL_TO: comma-separated recipients.')
 param emailTo string = ''
 
-@description('AUDITOR_REMEDIATION_MODE: off, dry-run (plan only, read-only) or apply (writes; grants Monitoring Contributor and Log Analytics Contributor).')
+@description('AUDITOR_REMEDIATION_MODE: off, dry-run (plan only, read-only) or apply (writes; grants the remediation role and the workspace-link role).')
 @allowed([
   'off'
   'dry-run'
@@ -242,7 +246,7 @@ param remediationWorkspaceId string = ''
 @description('AUDITOR_REMEDIATION_SETTING_NAME: name of the auditor\'s own diagnostic setting.')
 param remediationSettingName string = 'aks-audit-logs'
 
-@description('AUDITOR_REMEDIATION_SUBSCRIPTIONS: subscriptions remediation may touch (and that get Monitoring Contributor); empty means every scanned one.')
+@description('AUDITOR_REMEDIATION_SUBSCRIPTIONS: subscriptions remediation may touch (and that get the remediation role); empty means every scanned one.')
 param remediationSubscriptionIds array = []
 
 @description('AUDITOR_REMEDIATION_EDIT_EXISTING: may remediation enable categories in a diagnostic setting the auditor does not own (one usually declared in infrastructure-as-code)?')
@@ -252,6 +256,9 @@ param remediationEditExisting bool = false
 @minValue(0)
 @maxValue(8760)
 param remediationCooldownHours int = 24
+
+@description('Grant built-in roles (Reader, Monitoring Contributor, Log Analytics Reader and Contributor, Storage Blob Data Reader) instead of the auditor\'s custom roles, for tenants whose policy forbids custom role definitions. They allow far more than the auditor does (docs/deploy.md).')
+param useBuiltInRoles bool = false
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -289,6 +296,53 @@ var tableNames = [
   'auditorremediations'
 ]
 var eventFunctionName = 'on_resource_event'
+
+// ---------------------------------------------------------------------------------------------
+// Roles: the auditor's custom ones (infra/roles/*.json), or built-in ones that include the same operations
+// ---------------------------------------------------------------------------------------------
+
+// Built-in role definition IDs (Azure docs, "Azure built-in roles"). Reader's */read includes the Log Analytics
+// query actions, and Log Analytics Reader is both read roles on a workspace; an assignment whose role is the
+// read role already granted there is skipped.
+var builtInRoleIds = {
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
+  workspaceReader: '73c42c96-874c-492b-b04d-ab87d138a893' // Log Analytics Reader
+  logReader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
+  workspaceLogReader: '73c42c96-874c-492b-b04d-ab87d138a893' // Log Analytics Reader
+  blobReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1' // Storage Blob Data Reader
+  remediator: '749f88d5-cbae-40b8-bcfc-e573ddc772fa' // Monitoring Contributor
+  workspaceLink: '92aaf0da-9dab-42b6-94a3-d43ce8d16293' // Log Analytics Contributor
+}
+// Custom role definition names: GUIDs fixed by the home subscription and the environment, so every assignment
+// names its role before modules/custom-roles.bicep has created it.
+var customRoleIds = {
+  reader: guid(subscription().id, environmentName, 'auditor-reader')
+  logReader: guid(subscription().id, environmentName, 'auditor-log-reader')
+  blobReader: guid(subscription().id, environmentName, 'auditor-blob-reader')
+  remediator: guid(subscription().id, environmentName, 'auditor-remediator')
+  workspaceLink: guid(subscription().id, environmentName, 'auditor-workspace-link')
+}
+var roleIds = useBuiltInRoles ? builtInRoleIds : union(customRoleIds, {
+  workspaceReader: customRoleIds.reader
+  workspaceLogReader: customRoleIds.logReader
+})
+var readRecords = deliveryLookbackHours > 0
+var verifiedDestinations = concat(verifiedWorkspaceIds, verifiedStorageAccountIds)
+// Every subscription a role is assigned in: a custom role must list it among its assignable scopes.
+var verifiedSubscriptions = [for id in verifiedDestinations: split(id, '/')[2]]
+var remediationWorkspaceSubscription = remediationApply && !empty(remediationWorkspaceId) ? [workspaceIdParts[2]] : []
+var assignedSubscriptions = concat(scanned, verifiedSubscriptions, remediationWorkspaceSubscription)
+var assignedScopes = [for id in assignedSubscriptions: '/subscriptions/${toLower(id)}']
+var assignableScopes = union(assignedScopes, []) // each once
+
+module customRoles 'modules/custom-roles.bicep' = if (!useBuiltInRoles) {
+  name: 'aks-auditor-custom-roles'
+  params: {
+    roleIds: customRoleIds
+    nameSuffix: environmentName
+    assignableScopes: assignableScopes
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Home resource group
@@ -434,13 +488,16 @@ module functionApp 'modules/functionapp.bicep' = {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Every scanned subscription: Reader, its system topic + event subscription, remediation role
+// Every scanned subscription: the read roles, its system topic + event subscription, remediation role
 // ---------------------------------------------------------------------------------------------
 
 module scannedSubscriptions 'modules/scanned-subscription.bicep' = [
   for subscriptionId in scanned: {
     name: 'aks-auditor-sub-${uniqueString(subscriptionId, environmentName)}'
     scope: subscription(subscriptionId)
+    dependsOn: [
+      customRoles
+    ]
     params: {
       resourceGroupName: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId].resourceGroup : eventsGroupName
       createResourceGroup: !contains(existingSystemTopics, subscriptionId)
@@ -448,6 +505,10 @@ module scannedSubscriptions 'modules/scanned-subscription.bicep' = [
       tags: allTags
       systemTopicName: contains(existingSystemTopics, subscriptionId) ? existingSystemTopics[subscriptionId].name : systemTopicName
       principalId: identity.outputs.principalId
+      readerRoleId: roleIds.reader
+      logReaderRoleId: roleIds.logReader
+      remediatorRoleId: roleIds.remediator
+      readRecords: readRecords
       grantRemediationRoles: remediationApply && (empty(remediationSubscriptionIds) || contains(remediationSubscriptionIds, subscriptionId))
       deployEventSubscription: deployEventSubscriptions
       functionResourceId: functionApp.outputs.eventFunctionResourceId
@@ -459,29 +520,37 @@ module scannedSubscriptions 'modules/scanned-subscription.bicep' = [
   }
 ]
 
-// Log Analytics Contributor on the remediation workspace (its own subscription and resource group).
+// The workspace-link role on the remediation workspace (its own subscription and resource group).
 module workspaceRoles 'modules/workspace-roles.bicep' = if (remediationApply && !empty(remediationWorkspaceId)) {
   name: 'aks-auditor-workspace-roles'
   scope: resourceGroup(workspaceIdParts[2], workspaceIdParts[4])
+  dependsOn: [
+    customRoles
+  ]
   params: {
     workspaceName: last(workspaceIdParts)
     principalId: identity.outputs.principalId
+    workspaceLinkRoleId: roleIds.workspaceLink
   }
 }
 
-// Read access on the destinations the auditor verifies (each in its own subscription and resource group):
-// Log Analytics Reader on workspaces; Reader on storage accounts, plus Storage Blob Data Reader only when
-// delivery checks list their blobs.
-var verifiedDestinations = concat(verifiedWorkspaceIds, verifiedStorageAccountIds)
-
+// Read access on the destinations the auditor verifies (each in its own subscription and resource group): the
+// read role, plus the record-reading roles only when delivery checks query workspaces and list blobs.
 module destinationReaders 'modules/destination-reader.bicep' = [
   for (destinationId, index) in verifiedDestinations: {
     name: 'aks-auditor-destination-${index}'
     scope: resourceGroup(split(destinationId, '/')[2], split(destinationId, '/')[4])
+    dependsOn: [
+      customRoles
+    ]
     params: {
       destinationId: destinationId
       principalId: identity.outputs.principalId
-      readBlobs: deliveryLookbackHours > 0
+      workspaceReaderRoleId: roleIds.workspaceReader
+      storageReaderRoleId: roleIds.reader
+      logReaderRoleId: roleIds.workspaceLogReader
+      blobReaderRoleId: roleIds.blobReader
+      readRecords: readRecords
     }
   }
 ]

@@ -13,8 +13,12 @@ param location = readEnvironmentVariable('AZURE_LOCATION')
 // Comma-separated subscription IDs to audit; empty audits the deployment's own subscription.
 param scannedSubscriptionIds = empty(readEnvironmentVariable('AUDITOR_SUBSCRIPTIONS', '')) ? [] : split(readEnvironmentVariable('AUDITOR_SUBSCRIPTIONS', ''), ',')
 
-// true: the timer scans every subscription the identity can read (Reader at a management group).
+// true: the timer scans every subscription the identity can read (its read role at a management group).
 param scanAllVisibleSubscriptions = bool(readEnvironmentVariable('AUDITOR_SCAN_ALL_VISIBLE_SUBSCRIPTIONS', 'false'))
+
+// true: built-in roles (Reader, Monitoring Contributor, ...) instead of the custom ones of infra/roles/, for
+// tenants whose policy forbids custom role definitions (docs/deploy.md, "What the identity may do").
+param useBuiltInRoles = bool(readEnvironmentVariable('AUDITOR_USE_BUILT_IN_ROLES', 'false'))
 
 // The Python the function app runs on: 3.11 (default), 3.12 or 3.13.
 param pythonVersion = readEnvironmentVariable('AUDITOR_PYTHON_VERSION', '3.11')
@@ -56,8 +60,8 @@ param smtpPasswordInKeyVault = bool(readEnvironmentVariable('AUDITOR_SMTP_PASSWO
 param emailFrom = readEnvironmentVariable('AUDITOR_EMAIL_FROM', '')
 param emailTo = readEnvironmentVariable('AUDITOR_EMAIL_TO', '')
 
-// Remediation: off (default), dry-run, or apply (grants Monitoring Contributor on the remediated
-// subscriptions and Log Analytics Contributor on the workspace).
+// Remediation: off (default), dry-run, or apply (grants the remediation role on the remediated subscriptions
+// and the workspace-link role on the workspace).
 param remediationMode = readEnvironmentVariable('AUDITOR_REMEDIATION_MODE', 'off')
 param remediationWorkspaceId = readEnvironmentVariable('AUDITOR_REMEDIATION_WORKSPACE_ID', '')
 param remediationSettingName = readEnvironmentVariable('AUDITOR_REMEDIATION_SETTING_NAME', 'aks-audit-logs')

@@ -25,6 +25,8 @@ from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 from support import point_at
 
 from azsim import ArmSimulator, Fault, SimCluster, Tenant, Throttle
+from azsim.access import AUDITOR
+from azsim.roles import MONITORING_CONTRIBUTOR, READER, Role
 from azsim.samples import WORKSPACE, demo_tenant, scale_tenant, setting
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,9 @@ WS2 = WS1[:-1] + "2"
 
 @pytest.fixture
 def tenant() -> Tenant:
+    """A tenant in which the simulation's own tests write settings as a Monitoring Contributor would."""
     tenant = Tenant()
+    tenant.access.grant(AUDITOR, MONITORING_CONTRIBUTOR)
     subscription = tenant.add_subscription("Production")
     for i in range(3):
         subscription.add_cluster(f"aks-{i}", resource_group="rg-prod")
@@ -712,10 +716,14 @@ def test_provider_registration_is_read_and_an_unregistered_list_answers_as_confi
     subscription.unregister(answer="empty")
     assert asyncio.run(raw(sim, "GET", listing))[2] == {"value": []}
     assert asyncio.run(raw(sim, "GET", provider))[2]["registrationState"] == "NotRegistered"
+    status, _, body = asyncio.run(raw(sim, "POST", f"{provider}/register"))  # a Monitoring Contributor may not
+    assert (status, body["error"]["code"]) == (403, "AuthorizationFailed")
+    assert "'Microsoft.ContainerService/register/action' over scope '/subscriptions/" in body["error"]["message"]
+    tenant.access.grant(AUDITOR, Role("registers providers", ("*/register/action",)))  # as Contributor holds it
     status, _, _ = asyncio.run(raw(sim, "POST", f"{provider}/register"))
     assert status == 200
     assert subscription.registered("Microsoft.ContainerService")  # what auto-registration would have done
-    assert sim.count(method="POST", contains="/register") == 1
+    assert sim.count(method="POST", contains="/register") == 2
 
 
 def test_every_answer_carries_the_principal_and_the_global_remaining_counts(sim: ArmSimulator, tenant: Tenant) -> None:
@@ -734,6 +742,7 @@ def test_principals_have_their_own_buckets_but_share_the_global_one(tenant: Tena
         path = f"/subscriptions/{sid}/providers/Microsoft.ContainerService/managedClusters"
 
         async def reads(principal: str, count: int) -> list[tuple[int, dict[str, str]]]:
+            tenant.access.grant(principal, READER)
             token = sim.issue_token(principal)
             return [
                 (status, headers)

@@ -20,6 +20,7 @@ from support import audit_setting, point_at
 from azsim import ArmSimulator, Tenant
 from azsim.activity import PAGE_SIZE
 from azsim.principals import user
+from azsim.roles import MONITORING_CONTRIBUTOR
 
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "activity" / "GetActivityLogsFiltered.json"
 ALICE = user("4a9d3c1e-7b2f-4e8a-9c6d-1f0e2d3c4b5a", "Alice Meyer", "alice@contoso.com")
@@ -56,6 +57,7 @@ def tenant_sim(monkeypatch):
     tenant = Tenant()
     sub = tenant.add_subscription("Production")
     tenant.add_principal(ALICE)
+    tenant.access.grant(ALICE.object_id, MONITORING_CONTRIBUTOR)  # she writes settings through ARM
     cluster = sub.add_cluster("aks-a", "rg-apps", created_by=ALICE, created_days_ago=3)
     cluster.set_setting("audit", audit_setting("kube-audit"), created_days_ago=2, by=ALICE)
     cluster.delete_setting("audit", by=ALICE, hours_ago=1)

@@ -92,7 +92,8 @@ def finding(
 
 PASSING = finding("aks-search-prod-weu", Status.PASS, (), ("kube-audit, kube-audit-admin exported by audit-to-law",))
 FORBIDDEN = (
-    "forbidden (403 AuthorizationFailed): the identity cannot read this resource; grant it Reader on the subscription"
+    "forbidden (403 AuthorizationFailed): the identity lacks Microsoft.Insights/diagnosticSettings/read there "
+    "(docs/deploy.md, 'What the identity may do', names the role that grants it)"
 )
 NOTICES = {
     "new": Notice(finding(), NoticeKind.NEW),

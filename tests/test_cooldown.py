@@ -18,6 +18,7 @@ from auditor.azure.state import REMEDIATIONS_TABLE, RemediationLedger
 from auditor.cooldown import FixHistory, after_fix, held_back_reason, undone_within
 from auditor.model import Status
 from azsim import Tenant
+from azsim.access import grant_remediation
 from azsim.events import setting_changed
 from azsim.principals import service_principal
 from azsim.samples import WORKSPACE
@@ -107,6 +108,7 @@ def fighting(simulate, storage, monkeypatch):
     """One failing cluster, remediation on, state on Azurite, Teams on the simulation's sink."""
     tenant = Tenant()
     tenant.add_principal(TERRAFORM)
+    grant_remediation(tenant.access, WORKSPACE)
     cluster = tenant.add_subscription("Production").add_cluster("aks-payments", "rg-payments")
     sim = simulate(tenant)
     for name, value in {
@@ -173,6 +175,7 @@ def test_with_a_zero_cool_down_the_auditor_fixes_again(fighting, monkeypatch):
 def test_without_state_there_is_no_memory_of_fixes_so_every_run_may_write(simulate, monkeypatch):
     """The CLI without AzureWebJobsStorage: documented as having no cool-down."""
     tenant = Tenant()
+    grant_remediation(tenant.access, WORKSPACE)
     cluster = tenant.add_subscription("Production").add_cluster("aks-payments", "rg-payments")
     sim = simulate(tenant)
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "apply")

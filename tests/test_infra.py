@@ -65,6 +65,7 @@ VERIFIED_API_VERSIONS = {
     "Microsoft.Web/sites": "2024-04-01",
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
+    "Microsoft.Authorization/roleDefinitions": "2022-04-01",
 }
 
 # App settings that are deprecated (or rejected) on Flex Consumption, or that would carry an account key.
@@ -729,26 +730,64 @@ def test_the_event_subscriptions_are_switched_on_by_one_parameter():
 # ------------------------------------------------------------------------------------------------
 
 
+# The roles main.bicep hands its modules, by key of its roleIds variable (custom or built-in, see test_roles.py).
+ROLE_KEYS = {
+    "reader",
+    "workspaceReader",
+    "logReader",
+    "workspaceLogReader",
+    "blobReader",
+    "remediator",
+    "workspaceLink",
+}
+
+
+def role_key(module_name: str, parameter: str) -> str:
+    """The key of main.bicep's roleIds that feeds a module's role parameter."""
+    _, body, _, _ = module(bicep("main.bicep"), module_name)
+    path = accessor(body["params"][parameter])
+    assert path[0] == "roleIds", (module_name, parameter, path)
+    assert len(path) == 2, (module_name, parameter, path)
+    return path[1]
+
+
 def test_the_identity_holds_exactly_the_roles_it_needs():
-    granted = set()
+    literal, passed = set(), set()
     for path in BICEP_FILES:
-        for name, (rid, body, _) in role_assignments(parsed(path)).items():
-            granted.add(rid)
+        doc = parsed(path)
+        for name, (rid, body, _) in role_assignments(doc).items():
+            (passed if rid in doc.get("parameters", {}) else literal).add(rid)
             assert body["properties"]["principalId"] == "principalId", f"{path.name}:{name}"
             assert body["properties"]["principalType"] == "ServicePrincipal", f"{path.name}:{name}"
-    assert granted == {
-        READER,
-        MONITORING_CONTRIBUTOR,
-        LOG_ANALYTICS_CONTRIBUTOR,
+    # On the auditor's own resources, built-in data roles on each resource alone; the rest are main.bicep's choice.
+    assert literal == {
         EVENTGRID_DATA_SENDER,
         BLOB_DATA_OWNER,
         QUEUE_DATA_CONTRIBUTOR,
         TABLE_DATA_CONTRIBUTOR,
         KEY_VAULT_SECRETS_USER,
         MONITORING_METRICS_PUBLISHER,
-        LOG_ANALYTICS_READER,
-        STORAGE_BLOB_DATA_READER,
     }
+    assert passed == {
+        "readerRoleId",
+        "logReaderRoleId",
+        "remediatorRoleId",
+        "workspaceReaderRoleId",
+        "storageReaderRoleId",
+        "blobReaderRoleId",
+        "workspaceLinkRoleId",
+    }
+    keys = {
+        role_key("scannedSubscriptions", "readerRoleId"),
+        role_key("scannedSubscriptions", "logReaderRoleId"),
+        role_key("scannedSubscriptions", "remediatorRoleId"),
+        role_key("destinationReaders", "workspaceReaderRoleId"),
+        role_key("destinationReaders", "storageReaderRoleId"),
+        role_key("destinationReaders", "logReaderRoleId"),
+        role_key("destinationReaders", "blobReaderRoleId"),
+        role_key("workspaceRoles", "workspaceLinkRoleId"),
+    }
+    assert keys == ROLE_KEYS
     main = bicep("main.bicep")
     for name in (
         "monitoring",
@@ -763,21 +802,40 @@ def test_the_identity_holds_exactly_the_roles_it_needs():
         assert accessor(body["params"]["principalId"]) == ("identity", "outputs", "principalId"), name
 
 
-def test_reader_is_granted_on_every_scanned_subscription_unconditionally():
+def test_the_read_role_is_granted_on_every_scanned_subscription_and_the_record_role_only_with_delivery_checks():
     sub = bicep("modules/scanned-subscription.bicep")
     roles = role_assignments(sub)
-    readers = [(body, condition) for rid, body, condition in roles.values() if rid == READER]
-    assert len(readers) == 1
-    body, condition = readers[0]
+    (body, condition) = next((b, c) for rid, b, c in roles.values() if rid == "readerRoleId")
     assert condition is None
     assert "scope" not in body  # subscription scope: the module's target
+    assert role_key("scannedSubscriptions", "readerRoleId") == "reader"
+    (_, condition) = next((b, c) for rid, b, c in roles.values() if rid == "logReaderRoleId")
+    test = operator(condition)
+    assert test
+    assert test[0] == "and"
+    assert test[1]["operand_1"] == "readRecords"
+    # Skipped when the record role is the read role itself (Reader, with built-in roles): one assignment each.
+    assert operator(test[1]["operand_2"]) == (
+        "not_equals",
+        {"operand_1": "logReaderRoleId", "operand_2": "readerRoleId"},
+    )
+    assert param(sub, "readRecords")["default"] is False
+    main = bicep("main.bicep")
+    _, module_body, _, _ = module(main, "scannedSubscriptions")
+    assert module_body["params"]["readRecords"] == "readRecords"
+    assert operator(variable(main, "readRecords")) == (
+        "greater_than",
+        {"operand_1": "deliveryLookbackHours", "operand_2": 0},
+    )
+    assert [key(d) for d in module_body["dependsOn"]] == ["customRoles"]
 
 
-def test_monitoring_contributor_only_when_remediation_applies():
+def test_the_remediation_role_only_when_remediation_applies():
     sub = bicep("modules/scanned-subscription.bicep")
-    [(_body, condition)] = [(b, c) for rid, b, c in role_assignments(sub).values() if rid == MONITORING_CONTRIBUTOR]
+    [(_body, condition)] = [(b, c) for rid, b, c in role_assignments(sub).values() if rid == "remediatorRoleId"]
     assert condition == "grantRemediationRoles"
     assert param(sub, "grantRemediationRoles")["default"] is False
+    assert role_key("scannedSubscriptions", "remediatorRoleId") == "remediator"
     main = bicep("main.bicep")
     _, module_body, _, _ = module(main, "scannedSubscriptions")
     grant = operator(module_body["params"]["grantRemediationRoles"])
@@ -792,7 +850,7 @@ def test_monitoring_contributor_only_when_remediation_applies():
     assert decorators(main, "remediationMode")["allowed"] == ["off", "dry-run", "apply"]
 
 
-def test_log_analytics_contributor_only_when_remediation_applies_and_on_the_workspace_only():
+def test_the_workspace_link_role_only_when_remediation_applies_and_on_the_workspace_only():
     main = bicep("main.bicep")
     path, body, condition, _ = module(main, "workspaceRoles")
     assert path == "modules/workspace-roles.bicep"
@@ -801,13 +859,14 @@ def test_log_analytics_contributor_only_when_remediation_applies_and_on_the_work
     assert test[0] == "and"
     assert test[1]["operand_1"] == "remediationApply"
     roles = role_assignments(bicep("modules/workspace-roles.bicep"))
-    assert [(rid, b["scope"]) for rid, b, _ in roles.values()] == [(LOG_ANALYTICS_CONTRIBUTOR, "workspace")]
+    assert [(rid, b["scope"]) for rid, b, _ in roles.values()] == [("workspaceLinkRoleId", "workspace")]
+    assert role_key("workspaceRoles", "workspaceLinkRoleId") == "workspaceLink"
     scope = function(body["scope"])
     assert scope
     assert scope[0] == "resource_group"
 
 
-def test_destinations_get_read_roles_on_themselves_only_and_blob_reading_only_with_delivery_checks():
+def test_destinations_get_read_roles_on_themselves_only_and_record_reading_only_with_delivery_checks():
     main = bicep("main.bicep")
     path, body, _, loop = module(main, "destinationReaders")
     assert path == "modules/destination-reader.bicep"
@@ -816,14 +875,26 @@ def test_destinations_get_read_roles_on_themselves_only_and_blob_reading_only_wi
     readers = bicep("modules/destination-reader.bicep")
     roles = {(rid, b["scope"]): condition for rid, b, condition in role_assignments(readers).values()}
     assert set(roles) == {
-        (LOG_ANALYTICS_READER, "workspace"),
-        (READER, "storageAccount"),
-        (STORAGE_BLOB_DATA_READER, "storageAccount"),
+        ("workspaceReaderRoleId", "workspace"),
+        ("logReaderRoleId", "workspace"),
+        ("storageReaderRoleId", "storageAccount"),
+        ("blobReaderRoleId", "storageAccount"),
     }
-    assert "readBlobs" in json.dumps(roles[(STORAGE_BLOB_DATA_READER, "storageAccount")])
-    assert "readBlobs" not in json.dumps(roles[(READER, "storageAccount")])
-    assert param(readers, "readBlobs")["default"] is False
-    assert "deliveryLookbackHours" in json.dumps(body["params"]["readBlobs"])
+    for reading in (("logReaderRoleId", "workspace"), ("blobReaderRoleId", "storageAccount")):
+        assert "readRecords" in json.dumps(roles[reading]), reading
+    for reader in (("workspaceReaderRoleId", "workspace"), ("storageReaderRoleId", "storageAccount")):
+        assert "readRecords" not in json.dumps(roles[reader]), reader
+    assert param(readers, "readRecords")["default"] is False
+    assert body["params"]["readRecords"] == "readRecords"
+    assert {
+        parameter: role_key("destinationReaders", parameter)
+        for parameter in ("workspaceReaderRoleId", "storageReaderRoleId", "logReaderRoleId", "blobReaderRoleId")
+    } == {
+        "workspaceReaderRoleId": "workspaceReader",
+        "storageReaderRoleId": "reader",
+        "logReaderRoleId": "workspaceLogReader",
+        "blobReaderRoleId": "blobReader",
+    }
     verified = json.dumps(main["variables"]["verifiedDestinations"]["value"])
     assert "verifiedWorkspaceIds" in verified
     assert "verifiedStorageAccountIds" in verified

@@ -14,6 +14,7 @@ from support import STORAGE, WORKSPACE, audit_setting, scan_json, statuses
 from auditor.cli import main
 from auditor.rule import NON_ASCII_NOTE
 from azsim import Fault, Tenant
+from azsim.access import grant_remediation
 from azsim.events import setting_changed
 
 MUNICH, TOKYO, LEGACY = "rg-münchen", "rg-東京", "RG_(legacy).v2"
@@ -330,6 +331,7 @@ def test_a_read_that_stays_stale_is_judged_as_read_after_the_last_re_read(simula
 def test_remediation_read_back_waits_out_a_stale_read_before_calling_a_write_failed(simulate, monkeypatch):
     tenant = Tenant(read_lag=2)
     cluster = tenant.add_subscription("Production").add_cluster("aks-0", "rg")
+    grant_remediation(tenant.access, WORKSPACE)
     sim = simulate(tenant)
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "apply")
     monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", WORKSPACE)
@@ -377,6 +379,7 @@ def test_the_code_of_a_flat_error_body_reaches_the_reason(simulate, monkeypatch)
     sub = tenant.add_subscription("Production")
     cluster = sub.add_cluster("aks-0", "rg")
     cluster.set_setting("mine", audit_setting("kube-audit", workspace=WORKSPACE))
+    grant_remediation(tenant.access, WORKSPACE)
     sim = simulate(tenant)
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "apply")
     monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", WORKSPACE)

@@ -26,6 +26,7 @@ from auditor.remediation import Plan, Target, plan
 from auditor.rule import evaluate
 from auditor.settings import Settings
 from azsim import Fault, SimCluster, Tenant
+from azsim.access import grant_remediation
 from azsim.samples import WORKSPACE, demo_tenant
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -289,6 +290,7 @@ def writes(sim) -> list:
 def remediating(simulate, monkeypatch):
     def start(mode: str):
         tenant, made = fixable_tenant()
+        grant_remediation(tenant.access, TARGET_WS)
         sim = simulate(tenant)
         monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", mode)
         monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", TARGET_WS)
@@ -376,6 +378,7 @@ def test_apply_is_idempotent_and_exits_zero_when_everything_was_fixed(simulate, 
     sub = tenant.add_subscription("Production")
     sub.add_cluster("aks-a")
     sub.add_cluster("aks-b").set_setting("x", audit_setting("kube-audit", workspace=TARGET_WS))
+    grant_remediation(tenant.access, TARGET_WS)
     sim = simulate(tenant)
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "apply")
     monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", TARGET_WS)
@@ -450,7 +453,9 @@ def test_without_apply_the_connection_refuses_to_write(simulate):
 
 
 def test_demo_tenant_apply_then_clean_rescan(simulate, monkeypatch):
-    simulate(demo_tenant())
+    tenant = demo_tenant()
+    grant_remediation(tenant.access, TARGET_WS)
+    simulate(tenant)
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "apply")
     monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", TARGET_WS)
     code, document = scan_json()

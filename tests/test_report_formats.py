@@ -66,7 +66,8 @@ EVENT_HUB = (
     "/authorizationRules/RootManageSharedAccessKey"
 )
 FORBIDDEN = (
-    "forbidden (403 AuthorizationFailed): the identity cannot read this resource; grant it Reader on the subscription"
+    "forbidden (403 AuthorizationFailed): the identity lacks Microsoft.Insights/diagnosticSettings/read there "
+    "(docs/deploy.md, 'What the identity may do', names the role that grants it)"
 )
 
 

@@ -7,7 +7,7 @@ azure-monitor-query's async LogsQueryClient on the scan's credential and pooled 
 query API's POST only reads: the read-only guard lets exactly that path through. A storage
 account is listed per cluster and category, day by day over the lookback, under the prefix
 resource logs land in (destinations.blob_prefix), the records' hour read from each blob's path;
-that needs Storage Blob Data Reader.
+that needs the blob data action `containers/blobs/read` (infra/roles/auditor-blob-reader.json).
 
 A query or listing that cannot run leaves delivery unverified (never a guess), saying why.
 """
@@ -114,7 +114,11 @@ class DeliveryReader:
             found = await asyncio.gather(*(self._newest_blob(client, cluster_id, c) for c in categories))
         except HttpResponseError as exc:
             if exc.status_code == 403:
-                reason = "the identity may not list its blobs (403); grant it Storage Blob Data Reader"
+                reason = (
+                    "the identity may not list its blobs (403); name the account in "
+                    "AUDITOR_VERIFIED_STORAGE_ACCOUNT_IDS (the auditor's blob read role, with delivery checks on) or "
+                    "grant it Storage Blob Data Reader"
+                )
                 return Records(self._since, failure=reason, denied=True)
             return Records(self._since, failure=describe(exc, self._timeout))
         except Exception as exc:

@@ -34,9 +34,12 @@ STORAGE_API_VERSION = "2023-05-01"
 EVENTHUB_API_VERSION = "2024-01-01"
 PROVIDERS_API_VERSION = "2021-04-01"
 
+# What grants the read (infra/: the auditor's read role, or the built-in role with useBuiltInRoles).
 _GRANT = {
-    Destination.WORKSPACE: "grant the identity Log Analytics Reader on it",
-    Destination.STORAGE: "grant the identity Reader on it",
+    Destination.WORKSPACE: "name it in AUDITOR_VERIFIED_WORKSPACE_IDS to grant the identity the auditor's read role "
+    "there (Log Analytics Reader with built-in roles)",
+    Destination.STORAGE: "name it in AUDITOR_VERIFIED_STORAGE_ACCOUNT_IDS to grant the identity the auditor's read "
+    "role there (Reader with built-in roles)",
     Destination.EVENTHUB: "grant the identity Reader on it",
     Destination.PARTNER: "grant the identity Reader on it",
 }

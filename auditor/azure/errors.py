@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from azure.core.exceptions import (
     AzureError,
@@ -17,6 +18,12 @@ from auditor.azure.credentials import TokenUnavailable
 from auditor.azure.transport import RETRIES
 
 _MAX_DETAIL = 240
+# ARM names what was missing: "... does not have authorization to perform action '<op>' over scope ...", or for
+# a write whose target links another resource (LinkedAuthorizationFailed) "... does not have permission to
+# perform action '<op>' on the linked scope(s) '<id>' ..." (JimGBritt/AzurePolicy issue 17).
+_DENIED = re.compile(r"does not have authorization to perform action '([^']+)'")
+_LINK_DENIED = re.compile(r"does not have permission to perform action '([^']+)' on the linked scope\(s\) '([^']+)'")
+_ROLES = "docs/deploy.md, 'What the identity may do', names the role that grants it"
 
 
 def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) -> str:
@@ -34,10 +41,7 @@ def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) 
         status = exc.status_code
         code = error_code(exc)
         if status == 403:
-            return (
-                f"forbidden (403 {code or 'AuthorizationFailed'}): the identity cannot read this resource; "
-                "grant it Reader on the subscription"
-            )
+            return f"forbidden (403 {code or 'AuthorizationFailed'}): {_forbidden(exc)}"
         if status == 404:
             gone = (
                 "the subscription no longer exists or ARM cannot find it"
@@ -53,6 +57,16 @@ def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) 
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return f"could not reach ARM ({type(exc).__name__}): {first_line(exc)}"
     return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def _forbidden(exc: HttpResponseError) -> str:
+    """What the identity lacks, as ARM's message names it."""
+    message = str(getattr(getattr(exc, "error", None), "message", None) or exc.message or "")
+    if linked := _LINK_DENIED.search(message):
+        return f"the identity may write it but lacks {linked[1]} on the linked {linked[2]} ({_ROLES})"
+    if denied := _DENIED.search(message):
+        return f"the identity lacks {denied[1]} there ({_ROLES})"
+    return "the identity may not read it (docs/deploy.md, 'What the identity may do', says what each check needs)"
 
 
 def is_azure_failure(exc: BaseException) -> bool:

@@ -1,8 +1,11 @@
 // Read access for the auditor identity on one destination of the clusters' audit logs, so it can
-// prove the trail exists (docs/reference.md, "Destinations"): Log Analytics Reader on a workspace
-// (its capping, its tables' retention and, with delivery checks, its audit records), or Reader on a
-// storage account (existence, lifecycle policy) plus, with delivery checks, Storage Blob Data Reader
-// (the insights-logs-* blobs). Deployed into the destination's own subscription and resource group.
+// prove the trail exists (docs/reference.md, "Destinations"), where its roles on the scanned subscriptions do
+// not reach (a central security workspace elsewhere): the read role on a workspace (its capping, its tables'
+// retention) plus, with delivery checks, the audit-record read role (its audit tables); the read role on a
+// storage account (existence, lifecycle policy) plus, with delivery checks, the blob read role (the
+// insights-logs-* blobs). main.bicep passes the auditor's custom roles, or with useBuiltInRoles Log Analytics
+// Reader (workspaces), Reader and Storage Blob Data Reader (storage). Deployed into the destination's own
+// subscription and resource group.
 
 @description('Resource ID of the workspace or storage account.')
 param destinationId string
@@ -10,13 +13,21 @@ param destinationId string
 @description('Principal ID of the auditor identity.')
 param principalId string
 
-@description('Also grant Storage Blob Data Reader on a storage account (delivery checks list its blobs).')
-param readBlobs bool = false
+@description('Role definition ID (GUID) of the read role on a workspace: the auditor\'s reader, or Log Analytics Reader.')
+param workspaceReaderRoleId string
 
-// Built-in role definition IDs (Azure docs, "Azure built-in roles").
-var logAnalyticsReaderRoleId = '73c42c96-874c-492b-b04d-ab87d138a893'
-var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
-var storageBlobDataReaderRoleId = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+@description('Role definition ID (GUID) of the read role on a storage account: the auditor\'s reader, or Reader.')
+param storageReaderRoleId string
+
+@description('Role definition ID (GUID) of the audit-record read role on a workspace; skipped when it is the workspace read role itself (Log Analytics Reader holds it).')
+param logReaderRoleId string
+
+@description('Role definition ID (GUID) of the blob read role: the auditor\'s blob reader, or Storage Blob Data Reader.')
+param blobReaderRoleId string
+
+@description('Also grant the record-reading roles (delivery checks query the workspace, list the account\'s blobs).')
+param readRecords bool = false
+
 var isWorkspace = contains(toLower(destinationId), '/providers/microsoft.operationalinsights/workspaces/')
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = if (isWorkspace) {
@@ -28,32 +39,43 @@ resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing 
 }
 
 resource workspaceReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (isWorkspace) {
-  name: guid(destinationId, principalId, logAnalyticsReaderRoleId)
+  name: guid(destinationId, principalId, workspaceReaderRoleId)
   scope: workspace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReaderRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', workspaceReaderRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'AKS auditor: verify that this audit-log destination exists, keeps and receives the logs'
+    description: 'AKS auditor: verify that this audit-log destination exists and keeps the logs'
+  }
+}
+
+resource workspaceRecordReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (isWorkspace && readRecords && logReaderRoleId != workspaceReaderRoleId) {
+  name: guid(destinationId, principalId, logReaderRoleId)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logReaderRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'AKS auditor: verify that audit records reach this workspace'
   }
 }
 
 resource storageReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!isWorkspace) {
-  name: guid(destinationId, principalId, readerRoleId)
+  name: guid(destinationId, principalId, storageReaderRoleId)
   scope: storageAccount
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageReaderRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'AKS auditor: verify that this audit-log destination exists and how long it keeps the logs'
   }
 }
 
-resource blobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!isWorkspace && readBlobs) {
-  name: guid(destinationId, principalId, storageBlobDataReaderRoleId)
+resource blobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!isWorkspace && readRecords) {
+  name: guid(destinationId, principalId, blobReaderRoleId)
   scope: storageAccount
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReaderRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobReaderRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'AKS auditor: verify that audit-log blobs reach this storage account'

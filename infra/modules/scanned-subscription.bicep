@@ -1,6 +1,8 @@
 // Everything the auditor needs in one scanned subscription, deployed once per subscription by main.bicep:
-//   - Reader for the auditor identity on the subscription (list clusters, read diagnostic settings);
-//   - Monitoring Contributor on the subscription, only when remediation is `apply` for it;
+//   - the auditor's read role on the subscription (list clusters, read diagnostic settings, destinations,
+//     the Activity Log), and its audit-record read role when delivery checks are on;
+//   - the remediation role on the subscription, only when remediation is `apply` for it;
+//   (main.bicep passes the custom roles of infra/roles/, or Reader and Monitoring Contributor with useBuiltInRoles)
 //   - a resource group holding the subscription's Event Grid system topic (Microsoft.Resources.Subscriptions)
 //     and its event subscription to the on_resource_event function (subscription-events.bicep).
 // A management-group rollout deploys this same module once per subscription under the group
@@ -25,7 +27,19 @@ param systemTopicName string
 @description('Principal ID of the auditor identity.')
 param principalId string
 
-@description('Grant Monitoring Contributor on this subscription (remediation mode apply and the subscription is in the remediation scope).')
+@description('Role definition ID (GUID) of the read role: the auditor\'s reader, or Reader.')
+param readerRoleId string
+
+@description('Role definition ID (GUID) of the audit-record read role (the Log Analytics query actions); skipped when it is the read role itself (Reader holds them).')
+param logReaderRoleId string
+
+@description('Role definition ID (GUID) of the remediation role: the auditor\'s remediator, or Monitoring Contributor.')
+param remediatorRoleId string
+
+@description('Grant the audit-record read role (delivery checks are on).')
+param readRecords bool = false
+
+@description('Grant the remediation role on this subscription (remediation mode apply and the subscription is in the remediation scope).')
 param grantRemediationRoles bool = false
 
 @description('Create the event subscription. It needs the on_resource_event function to exist, so the first provision (before code is deployed) leaves it out.')
@@ -50,24 +64,30 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
-// Built-in role definition IDs (Azure docs, "Azure built-in roles").
-var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
-var monitoringContributorRoleId = '749f88d5-cbae-40b8-bcfc-e573ddc772fa'
-
 resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, principalId, readerRoleId)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'AKS auditor: list clusters and read their diagnostic settings (CIS AKS 2.1.1)'
+    description: 'AKS auditor: list clusters, read their diagnostic settings, destinations and changes (CIS AKS 2.1.1)'
   }
 }
 
-resource monitoringContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantRemediationRoles) {
-  name: guid(subscription().id, principalId, monitoringContributorRoleId)
+resource logReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (readRecords && logReaderRoleId != readerRoleId) {
+  name: guid(subscription().id, principalId, logReaderRoleId)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringContributorRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logReaderRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'AKS auditor: query the audit tables of the workspaces here, to prove audit records arrive'
+  }
+}
+
+resource remediator 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantRemediationRoles) {
+  name: guid(subscription().id, principalId, remediatorRoleId)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', remediatorRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'AKS auditor remediation (apply): write the missing audit-log categories to diagnostic settings'
