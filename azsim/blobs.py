@@ -19,7 +19,6 @@ one JSON record per line. Storage accounts must exist before the simulator start
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -29,7 +28,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +39,7 @@ from azure.storage.blob import BlobServiceClient
 from azsim.access import Need
 from azsim.azurite import AzuriteUnavailable, wait_for
 from azsim.destinations import SimStorageAccount
-from azsim.gateway import Gateway, RequestRecord, finish
+from azsim.gateway import Gateway, RequestRecord
 from azsim.monitor import newest
 from azsim.tenant import Tenant
 
@@ -110,14 +108,7 @@ class BlobService:
     # --- the front -------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
-        self.gateway.blob_requests.append(record)
-        if self.gateway.latency > 0:
-            await asyncio.sleep(self.gateway.latency)
-        fired, response = await self.gateway.fault(request)
-        if not fired:
-            response = await self._answer(request, record)
-        return finish(request, record, response)
+        return await self.gateway.data_plane(request, self.gateway.blob_requests, self._answer)
 
     async def _answer(self, request: web.Request, record: RequestRecord) -> web.Response:
         name = request.path.strip("/").split("/", 1)[0]

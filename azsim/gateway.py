@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -181,6 +182,22 @@ class Gateway:
             f'error="invalid_token", error_description="{message}"'
         )
         return error(401, code, message, {"WWW-Authenticate": challenge}), ""
+
+    async def data_plane(
+        self,
+        request: web.Request,
+        log: list[RequestRecord],
+        answer: Callable[[web.Request, RequestRecord], Awaitable[web.Response]],
+    ) -> web.StreamResponse:
+        """The front of a data-plane site (Log Analytics, blobs): record, latency, faults, then its own answer."""
+        record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
+        log.append(record)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        fired, response = await self.fault(request)
+        if not fired:
+            response = await answer(request, record)
+        return finish(request, record, response)
 
     async def fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
         """Whether a fault fired and its answer (None: no answer at all, the connection is dropped)."""

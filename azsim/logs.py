@@ -26,7 +26,6 @@ documented. Rows older than the table's total retention are gone, as in the work
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -37,7 +36,7 @@ from aiohttp import web
 
 from azsim.access import Need
 from azsim.destinations import AUDIT_TABLES, SimWorkspace
-from azsim.gateway import Gateway, RequestRecord, finish
+from azsim.gateway import Gateway, RequestRecord
 from azsim.monitor import newest
 from azsim.responses import json_response
 from azsim.tenant import Tenant
@@ -68,14 +67,7 @@ class LogsApi:
         self._recent: dict[str, list[float]] = {}  # principal -> times of its queries in the window
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
-        self.gateway.logs_requests.append(record)
-        if self.gateway.latency > 0:
-            await asyncio.sleep(self.gateway.latency)
-        fired, response = await self.gateway.fault(request)
-        if not fired:
-            response = await self._answer(request, record)
-        return finish(request, record, response)
+        return await self.gateway.data_plane(request, self.gateway.logs_requests, self._answer)
 
     async def _answer(self, request: web.Request, record: RequestRecord) -> web.Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
