@@ -143,3 +143,23 @@ def react(event: dict[str, Any]) -> Finding:
     (outcome,) = asyncio.run(handle_events(settings, target, [event], logging.getLogger("auditor")))
     assert outcome.finding is not None
     return outcome.finding
+
+
+def every_channel(sim: ArmSimulator, smtp: Any, bundle: Path, recipients: str) -> dict[str, str]:
+    """The settings that send to every channel: the simulation's topic and Teams sink, the test's SMTP
+    server, with one CA bundle trusting both (written to `bundle`)."""
+    bundle.write_bytes(Path(sim.ca_file).read_bytes() + smtp.ca_pem)
+    return {
+        "REQUESTS_CA_BUNDLE": str(bundle),
+        "SSL_CERT_FILE": str(bundle),
+        "AUDITOR_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "AUDITOR_TEAMS_WEBHOOK_URL": sim.teams_url,
+        "AUDITOR_EVENTGRID_TOPIC_ENDPOINT": sim.eventgrid_endpoint,
+        "AUDITOR_EVENTGRID_TOPIC_KEY": sim.sinks.eventgrid_key,
+        "AUDITOR_SMTP_HOST": "127.0.0.1",
+        "AUDITOR_SMTP_PORT": str(smtp.port),
+        "AUDITOR_SMTP_USERNAME": SMTP_USER,
+        "AUDITOR_SMTP_PASSWORD": SMTP_PASSWORD,
+        "AUDITOR_EMAIL_FROM": "aks-audit@contoso.com",
+        "AUDITOR_EMAIL_TO": recipients,
+    }

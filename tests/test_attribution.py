@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from support import SMTP_PASSWORD, SMTP_USER, audit_setting, react, run_cli, scan_json
+from support import audit_setting, every_channel, react, run_cli, scan_json
 
 from auditor.attribution import Attribution, Caller, Origin, caller_from, change_of, sentence, severity_of
 from auditor.events import parse_event
@@ -177,23 +176,10 @@ def channels(simulate, smtp, storage, tmp_path, monkeypatch):
 
     def start(tenant: Tenant, attribution: str = "full"):
         sim = simulate(tenant)
-        bundle = tmp_path / "trust.pem"
-        bundle.write_bytes(Path(sim.ca_file).read_bytes() + smtp.ca_pem)
         values = {
-            "REQUESTS_CA_BUNDLE": str(bundle),
-            "SSL_CERT_FILE": str(bundle),
+            **every_channel(sim, smtp, tmp_path / "trust.pem", "platform-security@contoso.com"),
             "AzureWebJobsStorage": storage,
             "AUDITOR_ATTRIBUTION": attribution,
-            "AUDITOR_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-            "AUDITOR_TEAMS_WEBHOOK_URL": sim.teams_url,
-            "AUDITOR_EVENTGRID_TOPIC_ENDPOINT": sim.eventgrid_endpoint,
-            "AUDITOR_EVENTGRID_TOPIC_KEY": sim.sinks.eventgrid_key,
-            "AUDITOR_SMTP_HOST": "127.0.0.1",
-            "AUDITOR_SMTP_PORT": str(smtp.port),
-            "AUDITOR_SMTP_USERNAME": SMTP_USER,
-            "AUDITOR_SMTP_PASSWORD": SMTP_PASSWORD,
-            "AUDITOR_EMAIL_FROM": "aks-audit@contoso.com",
-            "AUDITOR_EMAIL_TO": "platform-security@contoso.com",
         }
         for name, value in values.items():
             monkeypatch.setenv(name, value)

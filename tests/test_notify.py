@@ -8,10 +8,9 @@ import json
 import logging
 import os
 from datetime import date
-from pathlib import Path
 
 import pytest
-from support import SMTP_PASSWORD, SMTP_USER, audit_setting, run_cli
+from support import SMTP_PASSWORD, SMTP_USER, audit_setting, every_channel, run_cli
 
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.storage import StorageTarget
@@ -35,22 +34,7 @@ def outbound(simulate, smtp, tmp_path, monkeypatch):
         "audit", audit_setting("kube-audit", "kube-audit-admin")
     )
     sim = simulate(tenant)
-    bundle = tmp_path / "trust.pem"
-    bundle.write_bytes(Path(sim.ca_file).read_bytes() + smtp.ca_pem)
-    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        monkeypatch.setenv(name, str(bundle))
-    channels = {
-        "AUDITOR_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-        "AUDITOR_TEAMS_WEBHOOK_URL": sim.teams_url,
-        "AUDITOR_EVENTGRID_TOPIC_ENDPOINT": sim.eventgrid_endpoint,
-        "AUDITOR_EVENTGRID_TOPIC_KEY": sim.sinks.eventgrid_key,
-        "AUDITOR_SMTP_HOST": "127.0.0.1",
-        "AUDITOR_SMTP_PORT": str(smtp.port),
-        "AUDITOR_SMTP_USERNAME": SMTP_USER,
-        "AUDITOR_SMTP_PASSWORD": SMTP_PASSWORD,
-        "AUDITOR_EMAIL_FROM": "aks-audit@contoso.com",
-        "AUDITOR_EMAIL_TO": "platform-security@contoso.com,oncall@contoso.com",
-    }
+    channels = every_channel(sim, smtp, tmp_path / "trust.pem", "platform-security@contoso.com,oncall@contoso.com")
     for name, value in channels.items():
         monkeypatch.setenv(name, value)
     return sim, tenant, smtp
