@@ -349,10 +349,8 @@ def test_apply_fixes_every_fixable_cluster_keeping_everything_else(remediating, 
     assert writes(sim) == []
 
 
-def test_apply_with_edit_existing_enables_the_category_in_the_named_setting_and_nothing_else(
-    remediating, monkeypatch
-):
-    sim, _, made = remediating("apply")
+def test_apply_with_edit_existing_enables_the_category_in_the_named_setting_and_nothing_else(remediating, monkeypatch):
+    _, _, made = remediating("apply")
     monkeypatch.setenv("AUDITOR_REMEDIATION_EDIT_EXISTING", "true")
     before = json.loads(json.dumps(made["admin-missing"].settings["control-plane"]))
     _, document = scan_json()
