@@ -56,6 +56,6 @@ def held_back_reason(history: FixHistory, hours: float) -> str:
     return (
         f"remediation was undone {times} within {hours:g} h of being applied (last written to setting "
         f"{history.setting} at {history.fixed_at:%Y-%m-%d %H:%M} UTC); the setting is probably owned by "
-        "infrastructure-as-code: fix it there (the finding's fixes show how). The auditor does not write it "
+        "infrastructure-as-code: fix it there. The auditor does not write it "
         f"again before {until:%Y-%m-%d %H:%M} UTC"
     )

@@ -248,6 +248,18 @@ class Remediation:
 
 
 @dataclass(frozen=True, slots=True)
+class Fixes:
+    """The missing diagnostic setting of a failing cluster, ready to paste (auditor/fixes.py)."""
+
+    az: str  # an Azure CLI command for a POSIX shell
+    bicep: str  # a Bicep file for the cluster's resource group
+    terraform: str  # an azurerm_monitor_diagnostic_setting resource
+
+    def to_json(self) -> dict[str, str]:
+        return {"az": self.az, "bicep": self.bicep, "terraform": self.terraform}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The verdict on one cluster, as every output publishes it (docs/reference.md, "JSON")."""
 
@@ -264,6 +276,7 @@ class Finding:
     remediation: Remediation | None = None
     severity: Severity | None = None  # failing findings only, once their history is known
     change: Change | None = None  # the change behind a failure and who made it, when known
+    fixes: Fixes | None = None  # failing findings only: what the owner can paste
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -283,6 +296,8 @@ class Finding:
             document["change"] = self.change.to_json()
         if self.remediation is not None:
             document["remediation"] = self.remediation.to_json()
+        if self.fixes is not None:
+            document["fixes"] = self.fixes.to_json()
         document["portalUrl"] = self.portal_url
         return document
 

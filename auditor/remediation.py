@@ -34,6 +34,7 @@ from auditor.model import (
 from auditor.resource_id import resource_key
 
 UNTOUCHABLE_STATES = frozenset({"deleting", "failed"})
+DESTINATION_TYPE = "Dedicated"  # of a setting remediation creates: resource-specific tables AKSAudit / AKSAuditAdmin
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from auditor import arm_rules, rule
+from auditor import arm_rules, fixes, rule
 from auditor.arm_rules import CategoryGroups
 from auditor.azure.connection import ArmConnection
 from auditor.azure.delivery import DeliveryReader
@@ -60,7 +60,8 @@ class StaleRead(Exception):
 
 
 class Judge:
-    """Reads one cluster's settings (and the category map if needed) and applies the rule."""
+    """Reads one cluster's settings (and the category map if needed) and applies the rule; a failing
+    finding gets its fixes to paste (auditor/fixes.py)."""
 
     def __init__(
         self, settings: Settings, connection: ArmConnection, today: date, ledger: RemediationLedger | None = None
@@ -129,7 +130,8 @@ class Judge:
         finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes, trail)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)
-        return finding
+        target = self._settings.remediation
+        return fixes.attach(finding, target.setting_name, target.workspace_id)
 
     async def _trail(
         self, cluster: Cluster, settings: Sequence[DiagnosticSetting], groups: CategoryGroups | None

@@ -24,6 +24,7 @@ PURE = {
     "auditor.control.c0254",
     "auditor.destinations",
     "auditor.events",
+    "auditor.fixes",
     "auditor.messages",
     "auditor.model",
     "auditor.notify.cards",

@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft6Validator
 from playwright.sync_api import sync_playwright
-from support import CHROMIUM, CHROMIUM_ARGS, CIS
+from support import CHROMIUM, CHROMIUM_ARGS, CIS, WORKSPACE
 
+from auditor import fixes
 from auditor.model import (
     Evidence,
     Finding,
@@ -32,6 +33,7 @@ from auditor.model import (
 )
 from auditor.notify.cards import (
     BUTTON_TITLE,
+    FIX_TITLE,
     MAX_MESSAGE_BYTES,
     digest_messages,
     message_size,
@@ -112,6 +114,9 @@ NOTICES = {
     ),
     "remediation": Notice(finding(remediation=PLANNED), NoticeKind.NEW),
     "injection": Notice(finding(INJECTION, resource_group="rg_(weird)*"), NoticeKind.NEW),
+    "fixes": Notice(
+        fixes.attach(finding(resource_group="rg-orders(prod)"), "aks-audit-logs", WORKSPACE), NoticeKind.NEW
+    ),
 }
 
 
@@ -319,6 +324,34 @@ def test_a_card_with_hundreds_of_long_reasons_stays_under_the_limit():
     assert card["actions"][0]["title"] == BUTTON_TITLE
 
 
+def test_a_failure_with_fixes_shows_the_az_command_whole_in_monospace_and_where_the_others_are():
+    notice = NOTICES["fixes"]
+    assert notice.finding.fixes is not None
+    card = notice_card(notice, CIS, "Contoso Production")
+    shown = texts(card)
+    command = shown[shown.index(FIX_TITLE) + 1]
+    assert unescape(command) == notice.finding.fixes.az
+    [monospace] = [block for block in card["body"] if block.get("fontType") == "Monospace"]
+    assert monospace["text"] == command
+    assert "Bicep and Terraform versions are in the finding's fixes" in shown[shown.index(FIX_TITLE) + 2]
+    assert shown.index(FIX_TITLE) < shown.index("Why it matters")
+    assert schema_errors(card) == []
+    assert FIX_TITLE not in texts(notice_card(NOTICES["new"], CIS))
+
+
+def test_an_az_command_too_long_for_a_card_is_pointed_to_never_cut_short():
+    long = dataclasses.replace(NOTICES["fixes"].finding, missing_categories=tuple(f"c{i:03d}" for i in range(60)))
+    notice = Notice(fixes.attach(long, "aks-audit-logs", WORKSPACE), NoticeKind.NEW)
+    assert notice.finding.fixes is not None
+    card = notice_card(notice, CIS)
+    shown = texts(card)
+    assert shown[shown.index(FIX_TITLE) + 1].startswith("Too long for a card: the command")
+    assert not any(block.get("fontType") == "Monospace" for block in card["body"])
+    assert not any("diagnostic-settings create" in text for text in shown)
+    assert message_size(teams_message(card)) <= MAX_MESSAGE_BYTES
+    assert schema_errors(card) == []
+
+
 # Escaping
 
 
@@ -520,6 +553,16 @@ def test_markdown_injection_in_a_name_renders_literally(harness: Harness):
     raw = harness.render({"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": INJECTION}]})
     assert raw.locator("a[href='https://evil']").count() == 1
     assert raw.locator("em").count() >= 1
+
+
+def test_rendered_fix_reads_as_the_command_in_a_monospace_font(harness: Harness):
+    notice = NOTICES["fixes"]
+    assert notice.finding.fixes is not None
+    frame = harness.render(notice_card(notice, CIS))
+    command = frame.locator(".ac-textBlock", has_text="az monitor diagnostic-settings create")
+    assert command.inner_text() == notice.finding.fixes.az  # the host's markdown turned nothing into markup
+    assert "monospace" in command.evaluate("e => getComputedStyle(e).fontFamily").lower()
+    assert frame.locator("a, em, strong:not(:text-is('fail')), code").count() == 0
 
 
 def test_rendered_digest_links_every_cluster_to_its_portal_page(harness: Harness):

@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 from support import CHROMIUM, CHROMIUM_ARGS, CIS
 
-from auditor import __version__
+from auditor import __version__, fixes
 from auditor.control import AppliedControl
 from auditor.model import Cluster, Destination, DiagnosticSetting, Finding, LogEntry, Status
 from auditor.report.csv_report import COLUMNS, FORMULA_CHARACTERS, render_csv
-from auditor.report.document import ScanResult
+from auditor.report.document import ScanResult, reading_order
 from auditor.report.html import CHART_LIMIT, PAGE_SIZE, render_html
 from auditor.report.sarif import pipeline_run, render_sarif
 from auditor.rule import Policy, evaluate, subscription_unreadable, unreadable
@@ -87,7 +87,8 @@ def setting(name: str, *categories: str, enabled: bool = True, group: str = "", 
 
 
 def judge(target: Cluster, *settings_: DiagnosticSetting) -> Finding:
-    return evaluate(target, settings_, None, POLICY, TODAY)
+    """As a scan judges: the rule, then the fixes to paste for a failure."""
+    return fixes.attach(evaluate(target, settings_, None, POLICY, TODAY), "aks-audit-logs", WORKSPACE)
 
 
 def realistic() -> ScanResult:
@@ -585,8 +586,10 @@ def shape(document: str) -> TagShape:
 @given(name=st.text(min_size=1), reason=st.text(min_size=1), subscription_name=st.text(min_size=1))
 def test_html_structure_does_not_depend_on_text_from_azure(name: str, reason: str, subscription_name: str):
     base = REALISTIC.findings[3]
+    assert base.fixes is not None  # the fixes, which repeat the name, are in the structure too
     benign = ScanResult(CIS, SCANNED_AT, [base], 1)
-    chosen = ScanResult(CIS, SCANNED_AT, [dataclasses.replace(base, name=name, reasons=(reason,))], 1)
+    renamed = dataclasses.replace(base, name=name, reasons=(reason,), fixes=None)
+    chosen = ScanResult(CIS, SCANNED_AT, [fixes.attach(renamed, "aks-audit-logs", WORKSPACE)], 1)
     expected = shape(render_html(benign, {PROD: "x"}))
     parsed = shape(render_html(chosen, {PROD: subscription_name}))
     assert parsed.tags == expected.tags
@@ -744,6 +747,39 @@ def test_html_text_from_azure_stays_text(browser: Browser, tmp_path: Path):
     assert watch.clean(), watch
 
 
+def test_html_failing_rows_fold_away_their_fixes_which_read_as_written(browser: Browser, tmp_path: Path):
+    page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html")
+    with_fixes = [finding for finding in REALISTIC.findings if finding.fixes is not None]
+    assert {finding.status for finding in with_fixes} == {Status.FAIL}
+    assert len(with_fixes) == EXPECTED_COUNTS["fail"]
+    assert page.locator("tr.s-fail details.fix").count() == len(with_fixes)
+    assert page.locator("tr:not(.s-fail) details.fix").count() == 0
+    first = with_fixes[0]  # the reading order puts the failures first, in this order
+    assert sorted(with_fixes, key=reading_order)[0] is first
+    details = page.locator("details.fix").first
+    assert not details.locator("pre").first.is_visible()  # folded: a failing row stays one row
+    details.locator("summary").click()
+    assert details.locator(".fix-tool").all_inner_texts() == ["Azure CLI", "Bicep", "Terraform"]
+    assert first.fixes is not None
+    codes = details.locator("pre code")
+    assert [codes.nth(i).text_content() for i in range(3)] == [first.fixes.az, first.fixes.bicep, first.fixes.terraform]
+    assert watch.clean(), watch
+
+
+def test_html_fixes_stay_text_and_keep_the_row_one_row(browser: Browser, tmp_path: Path):
+    name = "aks-</code></pre></details><script>alert(9)</script>"
+    hostile_fix = fixes.attach(dataclasses.replace(REALISTIC.findings[3], name=name, fixes=None), "a'b", WORKSPACE)
+    assert hostile_fix.fixes is not None
+    document = render_html(ScanResult(CIS, SCANNED_AT, [hostile_fix], 1), NAMES)
+    page, watch = open_report(browser, document, tmp_path / "hostile-fix.html")
+    page.locator("details.fix summary").click()
+    assert page.locator("pre code").nth(1).text_content() == hostile_fix.fixes.bicep
+    assert page.evaluate("document.scripts.length") == 1
+    assert page.locator("#findings tbody tr").count() == 1
+    assert watch.dialogs == []
+    assert watch.clean(), watch
+
+
 def test_html_csp_blocks_any_other_script(browser: Browser, tmp_path: Path):
     page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html")
     assert watch.clean(), watch
@@ -835,9 +871,15 @@ def sideways_overflow(page: Page) -> dict[str, int]:
     }""")
 
 
+def open_every_fix(page: Page) -> None:
+    page.evaluate("() => document.querySelectorAll('details.fix').forEach(d => { d.open = true; })")
+
+
 @pytest.mark.parametrize("width", [LAPTOP, PHONE])
 def test_html_report_meets_wcag_2_1_aa_by_axe(browser: Browser, tmp_path: Path, width: int):
     page, watch = open_report(browser, render_html(REALISTIC, NAMES), tmp_path / "report.html", width)
+    assert axe_violations(page) == []
+    open_every_fix(page)
     assert axe_violations(page) == []
     assert watch.clean(), watch
     # The control: the ERROR badge in its former orange, 4.37:1 on its background, is caught.
@@ -868,6 +910,10 @@ def test_html_report_fits_a_phone_without_sideways_scrolling(browser: Browser, t
     assert column(page, 2) == sorted((f.name for f in REALISTIC.findings), key=str.lower)
     page.get_by_label("Filter findings by status").select_option("error")
     assert visible_rows(page) == 2
+    assert sideways_overflow(page) == {"page": 0, "table": 0}
+    page.get_by_label("Filter findings by status").select_option("fail")
+    open_every_fix(page)  # the long commands and resource IDs wrap inside their cell
+    assert page.locator("details.fix pre").first.is_visible()
     assert sideways_overflow(page) == {"page": 0, "table": 0}
     assert watch.clean(), watch
 

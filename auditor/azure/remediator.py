@@ -42,11 +42,10 @@ from auditor.model import (
     RemediationMode,
     RemediationResult,
 )
-from auditor.remediation import Plan, Target
+from auditor.remediation import DESTINATION_TYPE, Plan, Target
 from auditor.resource_id import resource_uri
 from auditor.settings import Settings
 
-DESTINATION_TYPE = "Dedicated"  # resource-specific tables AKSAudit / AKSAuditAdmin
 READBACK_DELAYS = (0.5, 1.0, 2.0)  # seconds before each further read-back of a write ARM does not show yet
 
 

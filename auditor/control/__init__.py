@@ -11,6 +11,7 @@ profile can change them.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ class Control:
     requirement: str  # what a resource must do, with {categories} to fill in
     rationale: str  # why it matters, with {categories} to fill in
     fix: str  # what to do, with {categories} to fill in
-    fix_command: str  # a command that does it, with {logs} (the log entries as JSON) to fill in
+    fix_command: str  # a command that does it, with {name}, {resource}, {workspace} and {logs} (shell words) to fill in
     profiles: Mapping[str, Profile]
     default_profile: str
     attack_technique: str = ""  # the MITRE ATT&CK technique a failure of the control may evidence
@@ -80,8 +81,13 @@ class AppliedControl:
         return self.control.fix.format(categories=self.category_text)
 
     def fix_command(self) -> str:
-        logs = json.dumps([{"category": category, "enabled": True} for category in self.categories])
-        return self.control.fix_command.format(logs=logs)
+        """The command for any cluster, what differs between clusters in angle brackets."""
+        return self.control.fix_command.format(
+            name="aks-audit-logs",
+            resource="<cluster resource ID>",
+            workspace="<Log Analytics workspace resource ID>",
+            logs=logs_argument(self.categories),
+        )
 
     def to_json(self) -> dict[str, Any]:
         c = self.control
@@ -96,6 +102,11 @@ class AppliedControl:
 
 
 CUSTOM_PROFILE = "custom"
+
+
+def logs_argument(categories: Sequence[str]) -> str:
+    """The log entries that enable `categories`, as JSON quoted for a POSIX shell (the CLI's --logs)."""
+    return shlex.quote(json.dumps([{"category": category, "enabled": True} for category in categories]))
 
 
 def join_names(names: Sequence[str]) -> str:

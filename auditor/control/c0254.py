@@ -39,9 +39,12 @@ C0254 = Control(
         "The categories may be split between settings. Event Hubs alone do not count: they keep data for days, "
         "not as a persistent store."
     ),
+    # Every flag as the Azure CLI defines it: azure-cli src/azure-cli/azure/cli/command_modules/monitor/aaz/latest/
+    # monitor/diagnostic_settings/_create.py, and operations/latest/monitor/diagnostic_settings/_create.py for
+    # --export-to-resource-specific (logAnalyticsDestinationType Dedicated).
     fix_command=(
-        "az monitor diagnostic-settings create --name aks-audit-logs --resource <cluster resource ID> "
-        "--workspace <Log Analytics workspace resource ID> --export-to-resource-specific true --logs '{logs}'"
+        "az monitor diagnostic-settings create --name {name} --resource {resource} --workspace {workspace} "
+        "--export-to-resource-specific true --logs {logs}"
     ),
     profiles={
         "cis": Profile(

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from auditor.attribution import sentence
 from auditor.control import AppliedControl
-from auditor.model import Finding, Remediation, RemediationResult, Severity, Status
+from auditor.model import Finding, Fixes, Remediation, RemediationResult, Severity, Status
 from auditor.notify.notices import Notice, NoticeKind
 
 MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted JSON
@@ -30,6 +30,8 @@ UNREADABLE = (
     "its audit logs are exported."
 )
 BUTTON_TITLE = "Open diagnostic settings"
+FIX_TITLE = "Fix with the Azure CLI"
+_FIXES_ELSEWHERE = "the finding's fixes (JSON, CloudEvent) and the HTML report"
 
 # Container style and text colour of each kind: red, amber, green in Teams' themes.
 _STYLE = {NoticeKind.NEW: "attention", NoticeKind.REMINDER: "warning", NoticeKind.RESOLVED: "good"}
@@ -55,6 +57,7 @@ _PAST_TENSE = {"create": "created", "update": "updated"}
 _MAX_FIELD_CHARS = 256
 _MAX_REASON_CHARS = 1_000
 _MAX_DIGEST_REASONS_CHARS = 500
+_MAX_FIX_CHARS = 1_500  # longest az command a card shows; a longer one is only pointed to
 
 # Characters Teams' markdown (CommonMark plus strikethrough and tables) could act on inside
 # a line; `:` splits "https://" so no bare URL is linked, `{}` stop the {{DATE()}} formatter.
@@ -196,10 +199,26 @@ def _notice_body(
     if finding.remediation is not None:
         body.append(_text("Remediation", weight="Bolder", spacing="Medium"))
         body.append(_text(_remediation_sentence(finding.remediation), spacing="Small"))
+    if finding.fixes is not None:
+        body.extend(_fix(finding.fixes))
     if notice.kind is not NoticeKind.RESOLVED:
         body.append(_text("Why it matters", weight="Bolder", spacing="Medium"))
         body.append(_text(_md(control.why_it_matters()), isSubtle=True, spacing="Small"))
     return body
+
+
+def _fix(fixes: Fixes) -> list[dict[str, Any]]:
+    """The az command in monospace when it fits whole (a command cut short must never be pasted), and where
+    the Bicep and Terraform versions are: code that long does not belong on a card."""
+    title = _text(FIX_TITLE, weight="Bolder", spacing="Medium")
+    if len(fixes.az) > _MAX_FIX_CHARS:
+        where = f"Too long for a card: the command, and Bicep and Terraform versions, are in {_FIXES_ELSEWHERE}."
+        return [title, _text(where, isSubtle=True, spacing="Small")]
+    return [
+        title,
+        _text(_md(fixes.az), fontType="Monospace", spacing="Small"),
+        _text(f"Bicep and Terraform versions are in {_FIXES_ELSEWHERE}.", isSubtle=True, spacing="Small"),
+    ]
 
 
 def _style(notice: Notice) -> str:

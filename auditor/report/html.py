@@ -19,7 +19,7 @@ from html import escape
 
 from auditor.attribution import sentence
 from auditor.control import AppliedControl
-from auditor.model import Finding, Status
+from auditor.model import Finding, Fixes, Status
 from auditor.report.document import SEVERITY_ORDER, ScanResult, reading_order
 
 CHART_LIMIT = 30  # subscriptions drawn; the table still lists every finding
@@ -235,10 +235,21 @@ def _row(finding: Finding, subscription_name: str, beyond_first_page: bool) -> s
         f'<td class="nowrap" title="{escape(finding.subscription_id)}">{escape(subscription_name)}</td>'
         f'<td class="nowrap">{escape(finding.location)}</td>'
         f"<td>{missing or _NONE}</td>"
-        f'<td class="reasons"><ul>{reasons}</ul></td>'
+        f'<td class="reasons"><ul>{reasons}</ul>{_fixes(finding.fixes)}</td>'
         f'<td class="portal">{_portal_link(finding.portal_url)}</td>'
         "</tr>"
     )
+
+
+def _fixes(fixes: Fixes | None) -> str:
+    """The fixes to paste, folded away under the reasons: a failing row stays a row."""
+    if fixes is None:
+        return ""
+    snippets = "".join(
+        f'<p class="fix-tool">{tool}</p><pre><code>{escape(text)}</code></pre>'
+        for tool, text in (("Azure CLI", fixes.az), ("Bicep", fixes.bicep), ("Terraform", fixes.terraform))
+    )
+    return f'<details class="fix"><summary>Fix to paste</summary>{snippets}</details>'
 
 
 def _portal_link(url: str) -> str:
