@@ -146,8 +146,11 @@ def test_a_fix_undone_by_iac_gives_one_fix_it_there_notice_and_no_second_write(f
     assert "undone once within 24 h" in finding.remediation.reason
     assert "infrastructure-as-code: fix it there" in finding.remediation.reason
     assert puts(sim) == 1  # no second write
+    assert finding.fixes is not None  # the code to paste into the owner's repository
+    assert WORKSPACE in finding.fixes.terraform
     (post,) = sim.sinks.teams_posts
     assert "Remediation held back: remediation was undone once" in str(post)
+    assert "az monitor diagnostic-settings create" in str(post)
 
     code, document = scan_json()  # the next timer run, still inside the window
     assert remediation_of(document)["result"] == "held-back"
