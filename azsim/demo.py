@@ -14,14 +14,14 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from auditor.azure.storage import StorageTarget
 from auditor.destinations import DestinationCheck
-from auditor.model import RemediationMode
+from auditor.model import Finding, RemediationMode
 from auditor.pipeline import run_scan
 from auditor.reactions import handle_events
 from auditor.report.render import render, render_outcomes
@@ -51,6 +51,12 @@ Findings out: the simulated Event Grid topic received {events} CloudEvents (one 
 simulated Teams webhook {cards} Adaptive Card message(s). Written for you to open:
   {html}   (the HTML report: python -m auditor scan --output html --out report.html)
   {card}   (the Teams message as posted)
+"""
+
+_FIX = """
+Each of the {count} clusters a paste can fix carries its fix as an az command, a Bicep file and a Terraform
+block (in the JSON and the HTML report). {name}'s, as az (the workspace is asked for):
+  {command}
 """
 
 _CONFIGURATION_ONLY = """
@@ -124,6 +130,7 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             code = 1 if outcome.result.failing() else 0
             events, cards = len(sim.sinks.eventgrid_events), len(sim.sinks.teams_posts)
             out.write(_DELIVERED.format(code=code, events=events, cards=cards, html=html, card=card))
+            _fix_to_paste(outcome.result.findings, out)
             _configuration_only(settings, out)
             out.write(_EVENTS.format(grace=settings.create_grace_seconds))
             reacting = replace(settings, create_grace_seconds=0)
@@ -139,6 +146,14 @@ def run_demo(out: TextIO, latency: float = 0.02) -> int:
             _remediate(settings, out)
             out.write(_OUTRO)
     return 0
+
+
+def _fix_to_paste(findings: Sequence[Finding], out: TextIO) -> None:
+    """One failing cluster's fix as its owner would paste it (every one is in the report)."""
+    fixable = sorted(((f.name, f.fixes) for f in findings if f.fixes is not None), key=lambda item: item[0])
+    if fixable:
+        name, fixes = fixable[0]
+        out.write(_FIX.format(name=name, count=len(fixable), command=fixes.az))
 
 
 def _configuration_only(settings: Settings, out: TextIO) -> None:

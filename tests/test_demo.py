@@ -25,6 +25,9 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
         ("PASS", "aks-telemetry-prod-neu"),
     ]
     assert "the simulated Event Grid topic received 16 CloudEvents" in text
+    fix = re.search(r"^  (az monitor diagnostic-settings create .*)$", text, re.M)
+    assert fix is not None  # a fix to paste, with the workspace left to its owner
+    assert '--workspace "$WORKSPACE_ID"' in fix[1]
     steps = re.findall(r"^  (FAIL|PASS) (\S+):", text.split("Reacting to changes", 1)[1], flags=re.MULTILINE)
     assert steps == [
         ("FAIL", "aks-newapp-prod-weu"),
