@@ -26,7 +26,6 @@ from auditor import fixes
 from auditor.fixes import CLUSTER_API_VERSION, SETTING_API_VERSION, fixes_for
 from auditor.model import (
     Cluster,
-    Destination,
     DiagnosticSetting,
     Finding,
     Fixes,
@@ -37,20 +36,15 @@ from auditor.model import (
     RemediationResult,
     Status,
 )
-from auditor.rule import Policy, evaluate, unreadable
+from auditor.rule import evaluate, unreadable
+from auditor.settings import Settings
 from azsim.categories import LOG_CATEGORIES
 from azsim.samples import demo_tenant
 
 ROOT = Path(__file__).resolve().parents[1]
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 TODAY = date(2026, 11, 26)
-POLICY = Policy(
-    required_categories=("kube-audit", "kube-audit-admin"),
-    accepted_destinations=frozenset({Destination.WORKSPACE, Destination.STORAGE, Destination.PARTNER}),
-    allowed_workspaces=frozenset(),
-    exempt_tag="aks-audit-exempt",
-    portal_url="https://portal.azure.com",
-)
+POLICY = Settings().policy()  # the defaults: both audit categories, workspace/storage/partner
 SETTING = "aks-audit-logs"
 MANAGED_CLUSTERS = "Microsoft.ContainerService/managedClusters"
 
