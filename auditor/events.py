@@ -227,14 +227,24 @@ def _field(value: Any) -> str:
     return value.strip()[:_MAX_FIELD] if isinstance(value, str) else ""
 
 
-def _timestamp(value: Any, event_id: str) -> datetime:
-    """Event Grid sends ISO 8601 with up to 7 fractional digits; Python takes 6."""
+def arm_time(value: Any) -> datetime | None:
+    """A time as ARM and Event Grid write it (ISO 8601, up to 7 fractional digits where Python takes 6;
+    no zone means UTC), or None when it is not one."""
     if not isinstance(value, str) or not value.strip():
-        raise MalformedEvent("event has no time", event_id)
+        return None
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise MalformedEvent(f"event time {value[:40]!r} is not ISO 8601", event_id) from None
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _timestamp(value: Any, event_id: str) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedEvent("event has no time", event_id)
+    parsed = arm_time(value)
+    if parsed is None:
+        raise MalformedEvent(f"event time {value[:40]!r} is not ISO 8601", event_id)
+    return parsed

@@ -12,7 +12,7 @@ import pytest
 from azure.data.tables.aio import TableClient
 from hypothesis import given
 from hypothesis import strategies as st
-from support import react, scan_json
+from support import every_channel, react, scan_json
 
 from auditor.azure.state import REMEDIATIONS_TABLE, RemediationLedger
 from auditor.cooldown import FixHistory, after_fix, held_back_reason, undone_within
@@ -104,18 +104,17 @@ def test_the_ledger_keeps_each_clusters_history_on_a_real_table(storage):
 
 
 @pytest.fixture
-def fighting(simulate, storage, monkeypatch):
-    """One failing cluster, remediation on, state on Azurite, Teams on the simulation's sink."""
+def fighting(simulate, storage, smtp, tmp_path, monkeypatch):
+    """One failing cluster, remediation on, state on Azurite, every channel (Teams, topic, real SMTP)."""
     tenant = Tenant()
     tenant.add_principal(TERRAFORM)
     grant_remediation(tenant.access, WORKSPACE)
     cluster = tenant.add_subscription("Production").add_cluster("aks-payments", "rg-payments")
     sim = simulate(tenant)
     for name, value in {
+        **every_channel(sim, smtp, tmp_path / "trust.pem", "platform-security@contoso.com"),
         "AUDITOR_REMEDIATION_MODE": "apply",
         "AUDITOR_REMEDIATION_WORKSPACE_ID": WORKSPACE,
-        "AUDITOR_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-        "AUDITOR_TEAMS_WEBHOOK_URL": sim.teams_url,
     }.items():
         monkeypatch.setenv(name, value)
     return sim, cluster
@@ -130,7 +129,7 @@ def remediation_of(document: dict) -> dict:
     return finding["remediation"]
 
 
-def test_a_fix_undone_by_iac_gives_one_fix_it_there_notice_and_no_second_write(fighting, monkeypatch):
+def test_a_fix_undone_by_iac_gives_one_fix_it_there_notice_and_no_second_write(fighting, smtp, monkeypatch):
     sim, cluster = fighting
     code, document = scan_json()
     assert remediation_of(document)["result"] == "applied"
@@ -139,6 +138,7 @@ def test_a_fix_undone_by_iac_gives_one_fix_it_there_notice_and_no_second_write(f
 
     cluster.delete_setting("aks-audit-logs", by=TERRAFORM)  # the next `terraform apply`
     sim.sinks.teams_posts.clear()
+    smtp.messages.clear()
     finding = react(setting_changed(cluster.id, "aks-audit-logs", deleted=True, caller=TERRAFORM))
     assert finding.status is Status.FAIL
     assert finding.remediation is not None
@@ -151,13 +151,16 @@ def test_a_fix_undone_by_iac_gives_one_fix_it_there_notice_and_no_second_write(f
     (post,) = sim.sinks.teams_posts
     assert "Remediation held back: remediation was undone once" in str(post)
     assert "az monitor diagnostic-settings create" in str(post)
+    (mail,) = smtp.messages
+    assert "remediation apply: held-back: create setting aks-audit-logs" in mail.get_body(("plain",)).get_content()
+    assert "infrastructure-as-code: fix it there" in mail.get_body(("html",)).get_content()
 
     code, document = scan_json()  # the next timer run, still inside the window
     assert remediation_of(document)["result"] == "held-back"
     assert "undone once" in remediation_of(document)["reason"]  # the same undo: not counted again
     assert code == 1  # nothing fixed it
     assert puts(sim) == 1
-    assert len(sim.sinks.teams_posts) == 1  # said once
+    assert len(sim.sinks.teams_posts) == len(smtp.messages) == 1  # said once
 
     monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "dry-run")
     _, document = scan_json()

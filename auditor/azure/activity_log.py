@@ -24,7 +24,7 @@ from auditor.attribution import Attribution, Caller, caller_from, change_of
 from auditor.azure.connection import ArmConnection
 from auditor.azure.errors import describe
 from auditor.azure.listing import Item, iter_values
-from auditor.events import CLUSTER_WRITE, SETTING_DELETES, SETTING_WRITES
+from auditor.events import CLUSTER_WRITE, SETTING_DELETES, SETTING_WRITES, arm_time
 from auditor.model import Change, ChangeSource, Finding, Status
 from auditor.resource_id import path_of, resource_key
 
@@ -93,7 +93,7 @@ class ActivityLog:
                 if pages > MAX_PAGES:
                     break
                 entry = item.value
-                at = _time(entry.get("eventTimestamp"))
+                at = arm_time(entry.get("eventTimestamp"))
                 caller = caller_from(entry, at)
                 target = resource_key(caller.resource_uri) if caller.resource_uri else ""
                 if at is None or not _succeeded(entry) or not target.startswith(cluster):
@@ -122,31 +122,19 @@ def _unknown(note: str) -> Change:
 
 
 def _succeeded(entry: dict[str, Any]) -> bool:
-    status = entry.get("status")
-    value = status.get("value") if isinstance(status, dict) else status
-    return isinstance(value, str) and value.lower() == "succeeded"
+    return _value(entry, "status") == "succeeded"
 
 
 def _created(entry: dict[str, Any]) -> bool:
     """A PUT that created the resource: ARM's subStatus is Created (HTTP 201)."""
-    sub = entry.get("subStatus")
-    value = sub.get("value") if isinstance(sub, dict) else sub
-    return isinstance(value, str) and value.lower() == "created"
+    return _value(entry, "subStatus") == "created"
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:  # ARM writes seven fractional digits; Python reads six
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _value(entry: dict[str, Any], key: str) -> str:
+    """An entry's localizable field ({"value", "localizedValue"}, or plain text), lower case."""
+    field = entry.get(key)
+    value = field.get("value") if isinstance(field, dict) else field
+    return value.lower() if isinstance(value, str) else ""
 
 
 def _odata(moment: datetime) -> str:

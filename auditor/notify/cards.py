@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from auditor.attribution import sentence
 from auditor.control import AppliedControl
 from auditor.model import Finding, Fixes, Remediation, RemediationResult, Severity, Status
-from auditor.notify.notices import Notice, NoticeKind
+from auditor.notify.notices import Notice, NoticeKind, who_changed
 
 MAX_MESSAGE_BYTES = 28_000  # Teams' limit is about 28 KB for the whole posted JSON
 
@@ -185,7 +184,7 @@ def _notice_body(
         _header(control, style, _headline(notice), _field(finding.name), subline, size="ExtraLarge"),
         {"type": "FactSet", "facts": _facts(finding, subscription_name, control), "spacing": "Medium"},
     ]
-    who = _who(notice, now)
+    who = who_changed(notice, now)
     if who:
         body.append(_text("Who changed it", weight="Bolder", spacing="Medium"))
         body.append(_text(_md(who), spacing="Small"))
@@ -226,10 +225,6 @@ def _style(notice: Notice) -> str:
     if notice.kind is NoticeKind.RESOLVED or severity is None:
         return _STYLE[notice.kind]
     return _SEVERITY_STYLE[severity]
-
-
-def _who(notice: Notice, now: datetime | None) -> str:
-    return "" if notice.kind is NoticeKind.RESOLVED else sentence(notice.finding, now)
 
 
 def _headline(notice: Notice) -> str:
@@ -339,7 +334,7 @@ def _digest_item(notice: Notice, subscription_names: Mapping[str, str]) -> list[
     if finding.severity is not None and notice.kind is not NoticeKind.RESOLVED:
         place += f" · {finding.severity}"
     detail = _md(_clip("; ".join(finding.reasons), _MAX_DIGEST_REASONS_CHARS)) or "no reason given"
-    if who := _who(notice, None):
+    if who := who_changed(notice, None):
         detail = f"{_md(_clip(who, _MAX_DIGEST_REASONS_CHARS))}. {detail}"
     if finding.remediation is not None:
         detail = f"Remediation: {_remediation_sentence(finding.remediation)} {detail}"

@@ -177,10 +177,11 @@ class Notifier:
         if found is None:
             return finding
         record = json.dumps(found.to_json())
-        with contextlib.suppress(Exception):
-            await self._store.update(  # type: ignore[union-attr]
-                finding.resource_id, lambda m: (replace(m, change=record) if m else m, None)
-            )
+        assert self._store is not None
+        try:  # kept with the failure, so its reminders name the change without another lookup
+            await self._store.update(finding.resource_id, lambda m: (replace(m, change=record) if m else m, None))
+        except Exception as exc:
+            self._fail(f"attribution of {finding.name} not recorded ({type(exc).__name__})")
         return replace(finding, change=found)
 
     async def flush(self, subscription_names: Mapping[str, str], summary: Mapping[str, int]) -> Delivery:

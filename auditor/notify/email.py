@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from auditor.attribution import sentence
 from auditor.azure.transport import ssl_context
 from auditor.control import AppliedControl
-from auditor.notify.notices import Notice, NoticeKind
+from auditor.notify.notices import Notice, NoticeKind, who_changed
+from auditor.report.table import remediation_line
 from auditor.settings import SmtpSettings
 
 _TITLES = {NoticeKind.NEW: "New failure", NoticeKind.REMINDER: "Still failing", NoticeKind.RESOLVED: "Resolved"}
@@ -64,11 +64,6 @@ def _title(notice: Notice) -> str:
     return f"{_TITLES[notice.kind]} · {severity}"
 
 
-def _who(notice: Notice, now: datetime) -> str:
-    """Who made the change behind a failure, in one sentence ("" when not known or already resolved)."""
-    return "" if notice.kind is NoticeKind.RESOLVED else sentence(notice.finding, now)
-
-
 def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
     finding = notice.finding
     subscription = names.get(finding.subscription_id, finding.subscription_id)
@@ -79,7 +74,10 @@ def _line(notice: Notice, names: Mapping[str, str]) -> tuple[str, str, str]:
         what = "missing " + ", ".join(finding.missing_categories)
     else:
         what = str(finding.status)
-    return where, what, "; ".join(finding.reasons)
+    reasons = list(finding.reasons)
+    if finding.remediation is not None and notice.kind is not NoticeKind.RESOLVED:
+        reasons.append(f"remediation {finding.remediation.mode}: {remediation_line(finding.remediation)}")
+    return where, what, "; ".join(reasons)
 
 
 def _text(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: datetime) -> str:
@@ -87,7 +85,7 @@ def _text(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: da
     for notice in notices:
         where, what, reasons = _line(notice, names)
         lines += [f"[{_title(notice)}] {notice.finding.name} ({where}): {what}"]
-        if who := _who(notice, now):
+        if who := who_changed(notice, now):
             lines.append(f"  {who}")
         if notice.first_failed_at and notice.kind is NoticeKind.REMINDER:
             lines.append(f"  failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC")
@@ -99,7 +97,7 @@ def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: da
     rows = []
     for notice in notices:
         where, what, reasons = _line(notice, names)
-        who = _who(notice, now)
+        who = who_changed(notice, now)
         who_html = f"<br><b>{html.escape(who)}</b>" if who else ""
         since = (
             f"<br><small>failing since {notice.first_failed_at:%Y-%m-%d %H:%M} UTC</small>"

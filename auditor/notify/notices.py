@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from auditor.attribution import sentence
 from auditor.model import Finding, FindingRecord, RemediationResult, Status
 
 NEEDS_ACTION = frozenset({Status.FAIL, Status.ERROR})
@@ -74,3 +75,8 @@ def next_notice(
         return seen, None
     told = replace(seen, notified_status=str(finding.status), notified_hash=digest, last_notified_at=now)
     return told, Notice(finding, kind, first_failed)
+
+
+def who_changed(notice: Notice, now: datetime | None) -> str:
+    """Who made the change behind a failure, in one sentence ("" when not known, or resolved)."""
+    return "" if notice.kind is NoticeKind.RESOLVED else sentence(notice.finding, now)
