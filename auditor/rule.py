@@ -107,11 +107,12 @@ def evaluate(
     today: date,
     notes: Sequence[str] = (),
     trail: Trail | None = None,
+    groups_problem: str = "",
 ) -> Finding:
     """Judge one cluster from its diagnostic settings.
 
-    `groups` may be None when the category API could not be read; a verdict that would
-    depend on an unresolved group then becomes `error`, never a guess. `notes` are facts the
+    `groups` may be None when the category API could not be read (`groups_problem` says why);
+    a verdict that would depend on an unresolved group then becomes `error`, never a guess. `notes` are facts the
     readers learned that explain the verdict (a re-read, an unregistered provider); they
     follow the verdict's own reasons. With a `trail`, a destination counts only when what was
     read of it proves that it keeps the category (destinations.py); without one, naming an
@@ -120,12 +121,12 @@ def evaluate(
     tally = _Tally(cluster, policy, groups, trail)
     for setting in settings:
         tally.add(setting)
-    status, reasons = _verdict(cluster, bool(settings), policy, today, tally)
+    status, reasons = _verdict(cluster, bool(settings), policy, today, tally, groups_problem)
     return _finding(cluster, policy, status, tally.missing(), [*reasons, *tally.warnings, *notes], tally.evidence)
 
 
 def _verdict(
-    cluster: Cluster, has_settings: bool, policy: Policy, today: date, tally: _Tally
+    cluster: Cluster, has_settings: bool, policy: Policy, today: date, tally: _Tally, groups_problem: str
 ) -> tuple[Status, list[str]]:
     missing = tally.missing()
     exemption = exemption_of(cluster, policy, today)
@@ -136,9 +137,10 @@ def _verdict(
         return Status.EXEMPT, reasons
     if missing and tally.unresolved:
         groups = ", ".join(sorted(tally.unresolved))
+        why = f" ({groups_problem})" if groups_problem else ""
         reasons.append(
             f"could not resolve category group(s) {groups} because the diagnosticSettingsCategories API "
-            "was not readable"
+            f"was not readable{why}"
         )
         return Status.ERROR, reasons
     doubts = [f"{category}: {doubt}" for category in missing for doubt in tally.doubts[category]]

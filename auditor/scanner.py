@@ -112,13 +112,15 @@ class Judge:
                 raise StaleRead(disagreement)
             notes.extend(expectation.notes(disagreement))
         groups = None
+        groups_problem = ""
         if arm_rules.needs_category_groups(settings):
             try:
                 groups = await asyncio.wait_for(self._groups.get(self._connection, cluster.resource_id), budget)
-            except Exception as exc:  # the rule turns a decisive unknown group into `error`
+            except Exception as exc:  # the rule turns a decisive unknown group into `error`, saying why
                 if raise_transient and is_transient(exc):
                     raise
                 _log_if_bug(exc, cluster)
+                groups_problem = describe(exc, self._settings.http_timeout_seconds)
         trail = None
         if self.destinations is not None:
             try:
@@ -127,7 +129,7 @@ class Judge:
                 _log_if_bug(exc, cluster)
                 reason = f"its destinations could not be checked ({describe(exc, self._settings.http_timeout_seconds)})"
                 return rule.unreadable(cluster, reason, self._policy, self._today)
-        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes, trail)
+        finding = rule.evaluate(cluster, settings, groups, self._policy, self._today, notes, trail, groups_problem)
         if self._remediator is not None:
             finding = await self._remediator.remediate(cluster, finding, settings, groups)
         target = self._settings.remediation

@@ -191,6 +191,13 @@ def test_unresolved_group_is_an_error_not_a_guess():
     assert "could not resolve category group(s) audit" in finding.reasons[-1]
 
 
+def test_unresolved_group_error_names_why_the_category_map_could_not_be_read():
+    why = "could not get a token: the identity endpoint answered 500"
+    finding = evaluate(cluster(), [setting("d", group("audit"))], None, POLICY, TODAY, groups_problem=why)
+    assert finding.status is Status.ERROR
+    assert finding.reasons[0].endswith(f"was not readable ({why})")
+
+
 def test_unresolved_group_does_not_matter_when_categories_are_covered_anyway():
     assert judge(setting("d", group("audit"), *BOTH), groups=None).status is Status.PASS
 
