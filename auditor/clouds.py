@@ -15,6 +15,10 @@ class Cloud:
     portal: str
     authority_host: str
     logs_endpoint: str  # the Log Analytics query API (Azure docs, "Azure Monitor Log Analytics API request format")
+    # Where storage accounts' blob endpoints are (Azure docs, "Storage account overview", standard endpoints
+    # `<account>.blob.<suffix>`; in the public cloud also "Azure DNS zone endpoints",
+    # `<account>.z[00-99].blob.storage.azure.net`).
+    blob_hosts: tuple[str, ...]
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -27,6 +31,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://portal.azure.com",
             "login.microsoftonline.com",
             "https://api.loganalytics.io",
+            ("*.blob.core.windows.net", "*.blob.storage.azure.net"),
         ),
         Cloud(
             "AzureUSGovernment",
@@ -35,6 +40,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://portal.azure.us",
             "login.microsoftonline.us",
             "https://api.loganalytics.us",
+            ("*.blob.core.usgovcloudapi.net",),
         ),
         Cloud(
             "AzureChinaCloud",
@@ -43,6 +49,7 @@ CLOUDS: dict[str, Cloud] = {
             "https://portal.azure.cn",
             "login.chinacloudapi.cn",
             "https://api.loganalytics.azure.cn",
+            ("*.blob.core.chinacloudapi.cn",),
         ),
     )
 }

@@ -89,7 +89,9 @@ async def open_scan(settings: Settings, target: StorageTarget | None = None) -> 
             ) from exc
         ledger = None
         if target is not None and settings.remediation.enabled:
-            ledger = await RemediationLedger.open(await resources.enter_async_context(Storage(target, credential)))
+            ledger = await RemediationLedger.open(
+                await resources.enter_async_context(Storage(target, credential, settings))
+            )
         scanner = Scanner(settings, connection, datetime.now(UTC).date(), ledger)
         try:
             await scanner.resolve_scope(settings.subscriptions)
@@ -157,7 +159,7 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
         subscriptions = scanner.scope.scanned
         result: ScanResult | None = None
         if target is not None and len(subscriptions) >= settings.fanout_min_subscriptions:
-            async with Storage(target, scanner.credential) as storage:
+            async with Storage(target, scanner.credential, settings) as storage:
                 for subscription in subscriptions:
                     await storage.send(SCAN_QUEUE, ScanRequest(subscription.subscription_id).to_json())
             logger.info("C-0254 scan fanned out to %d subscription messages", len(subscriptions))
@@ -165,14 +167,16 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
             result = (await _deliver(scanner, settings, target, None)).result
             logger.info("C-0254 scan summary: %s", json.dumps(result.summary()))
         if target is not None:
-            await _forget_old_events(target, scanner.credential, logger)
+            await _forget_old_events(target, scanner.credential, settings, logger)
     return result
 
 
-async def _forget_old_events(target: StorageTarget, credential: AsyncTokenCredential, logger: logging.Logger) -> None:
+async def _forget_old_events(
+    target: StorageTarget, credential: AsyncTokenCredential, settings: Settings, logger: logging.Logger
+) -> None:
     """Housekeeping of the event ledger; a failure here must not fail the scan that already reported."""
     try:
-        async with Storage(target, credential) as storage:
+        async with Storage(target, credential, settings) as storage:
             removed = await EventLedger(storage.table(EVENTS_TABLE)).forget_old()
     except Exception as exc:
         logger.warning("C-0254 could not clean up old event records: %s", first_line(exc))

@@ -98,7 +98,7 @@ class Reactor:
     async def _storage_open(self) -> Storage | None:
         if self._target is not None and self._storage is None:
             credential = await self._credential_open()
-            self._storage = await self._resources.enter_async_context(Storage(self._target, credential))
+            self._storage = await self._resources.enter_async_context(Storage(self._target, credential, self._settings))
         return self._storage
 
     async def _announce(self, finding: Finding, request: CheckRequest) -> Finding:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -182,6 +182,8 @@ class Scanner:
         self._connection = connection
         self._policy = settings.policy()
         self._judge = Judge(settings, connection, today, ledger)
+        self._today = today
+        self._deadline = asyncio.get_running_loop().time() + settings.scan_deadline_seconds
         self.scope = Scope()
 
     @property
@@ -203,38 +205,71 @@ class Scanner:
             self.scope.skipped = [sub for sub in visible if not sub.active]
         return self.scope.scanned
 
+    def _too_late(self, clusters: Iterable[Cluster], subscriptions: Iterable[SubscriptionInfo]) -> list[Finding]:
+        """What the deadline cut off: each cluster listed but not judged, each subscription not wholly listed."""
+        limit = f"AUDITOR_SCAN_DEADLINE_SECONDS={self._settings.scan_deadline_seconds:g}"
+        unjudged = f"not judged before the deadline ({limit}); the next scan judges it"
+        late = [rule.unreadable(cluster, unjudged, self._policy, self._today) for cluster in clusters]
+        unlisted = f"not wholly listed before the deadline ({limit}); the next scan lists it"
+        cut = [
+            rule.subscription_unreadable(sub.subscription_id, sub.display_name, unlisted, self._policy)
+            for sub in subscriptions
+        ]
+        LOGGER.error(
+            "C-0254 scan deadline reached: %d clusters not judged, %d subscriptions not listed", len(late), len(cut)
+        )
+        return late + cut
+
     def _unlisted(self, item: Unlisted) -> Finding:
         return rule.unlisted(
             item.subscription_id, item.resource_id, item.name, item.problem, item.excerpt, self._policy
         )
 
+    async def _list(
+        self,
+        subscription: SubscriptionInfo,
+        clusters: asyncio.Queue[Cluster | None],
+        results: asyncio.Queue[Finding | None],
+        unjudged: dict[str, Cluster],
+    ) -> None:
+        """Hand on each listed cluster for judging (and each unreadable item as its finding); a listing
+        that fails is one `error` for the subscription, an unregistered provider none."""
+        try:
+            async for listed in iter_clusters(self._connection, subscription.subscription_id):
+                if isinstance(listed, Unlisted):
+                    await results.put(self._unlisted(listed))
+                else:
+                    unjudged[resource_key(listed.resource_id)] = listed
+                    await clusters.put(listed)
+        except ProviderNotRegistered:
+            self.scope.unregistered.append(subscription)
+        except Exception as exc:
+            reason = describe(exc, self._settings.http_timeout_seconds, listing=True)
+            await results.put(
+                rule.subscription_unreadable(
+                    subscription.subscription_id, subscription.display_name, reason, self._policy
+                )
+            )
+
     async def findings(self) -> AsyncIterator[Finding]:
-        """Stream a finding for every cluster (and every unlistable subscription) of the resolved scope."""
+        """Stream a finding for every cluster (and every unlistable subscription) of the resolved scope.
+
+        The scan ends at AUDITOR_SCAN_DEADLINE_SECONDS from the scanner's start whatever Azure does:
+        a cluster listed but not judged by then is `error` "not judged before the deadline", a
+        subscription not wholly listed is one `error`, and the findings so far go out as usual."""
         subscriptions = self.scope.scanned
         workers = self._settings.max_concurrency
         clusters: asyncio.Queue[Cluster | None] = asyncio.Queue(maxsize=workers * 2)
         results: asyncio.Queue[Finding | None] = asyncio.Queue(maxsize=workers * 2)
         listers = asyncio.Semaphore(_LISTERS)
+        unjudged: dict[str, Cluster] = {}  # listed, not yet judged: the deadline reports them
+        unlisted = {sub.subscription_id: sub for sub in subscriptions}
 
         async def list_one(subscription: SubscriptionInfo) -> None:
             async with listers:
-                try:
-                    async for listed in iter_clusters(self._connection, subscription.subscription_id):
-                        if isinstance(listed, Unlisted):
-                            await results.put(self._unlisted(listed))
-                        else:
-                            await clusters.put(listed)
-                except ProviderNotRegistered:
-                    self.scope.unregistered.append(subscription)
-                except Exception as exc:
-                    reason = describe(exc, self._settings.http_timeout_seconds, listing=True)
-                    await results.put(
-                        rule.subscription_unreadable(
-                            subscription.subscription_id, subscription.display_name, reason, self._policy
-                        )
-                    )
-                finally:
-                    self.scope.listed += 1
+                await self._list(subscription, clusters, results, unjudged)
+                unlisted.pop(subscription.subscription_id, None)
+                self.scope.listed += 1
 
         async def produce() -> None:
             await asyncio.gather(*(list_one(sub) for sub in subscriptions))
@@ -243,16 +278,21 @@ class Scanner:
 
         async def work() -> None:
             while (cluster := await clusters.get()) is not None:
-                await results.put(await self._judge.judge(cluster))
+                finding = await self._judge.judge(cluster)
+                unjudged.pop(resource_key(cluster.resource_id), None)
+                await results.put(finding)
 
         failure: list[BaseException] = []
 
         async def run_all() -> None:
             try:
-                async with asyncio.TaskGroup() as group:
+                async with asyncio.timeout_at(self._deadline), asyncio.TaskGroup() as group:
                     group.create_task(produce())
                     for _ in range(workers):
                         group.create_task(work())
+            except TimeoutError:
+                for finding in self._too_late(unjudged.values(), unlisted.values()):
+                    await results.put(finding)
             except Exception as exc:  # a bug, not an Azure failure: those become findings
                 failure.append(exc)
             await results.put(None)

@@ -141,6 +141,9 @@ class Settings:
     logs_endpoint: str = "https://api.loganalytics.io"
     max_concurrency: int = 32
     http_timeout_seconds: float = 20.0
+    max_retry_after_seconds: float = 60.0  # the longest wait before a retry, whatever a server asks
+    scan_deadline_seconds: float = 1500.0  # below host.json's functionTimeout (30 min), with room to report
+    blob_hosts: tuple[str, ...] = ()  # where storage accounts' blob endpoints may be; () = the cloud's
     create_grace_seconds: int = 900
     recheck_seconds: int = 30
     attribution: Attribution = Attribution.FULL
@@ -200,6 +203,13 @@ class Settings:
             http_timeout_seconds=_number(
                 "AUDITOR_HTTP_TIMEOUT_SECONDS", get("AUDITOR_HTTP_TIMEOUT_SECONDS"), 20.0, 0.05, 600.0, False
             ),
+            max_retry_after_seconds=_number(
+                "AUDITOR_MAX_RETRY_AFTER_SECONDS", get("AUDITOR_MAX_RETRY_AFTER_SECONDS"), 60.0, 0.0, 3600.0, False
+            ),
+            scan_deadline_seconds=_number(
+                "AUDITOR_SCAN_DEADLINE_SECONDS", get("AUDITOR_SCAN_DEADLINE_SECONDS"), 1500.0, 1.0, 86400.0, False
+            ),
+            blob_hosts=_blob_hosts(get("AUDITOR_BLOB_ENDPOINT_HOSTS")),
             # A Storage queue message can stay invisible for at most 7 days.
             create_grace_seconds=int(
                 _number("AUDITOR_CREATE_GRACE_SECONDS", get("AUDITOR_CREATE_GRACE_SECONDS"), 900, 0, 604800, True)
@@ -328,6 +338,20 @@ def _https_url(name: str, raw: str) -> str:
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"{name}={raw!r} must be an https:// URL with a host and no query")
     return raw.rstrip("/")
+
+
+_HOST_AND_PORT = re.compile(r"^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?$")
+
+
+def _blob_hosts(raw: str | None) -> tuple[str, ...]:
+    """`host`, `*.domain` or either with `:port` (443 when absent): where a storage account's blob endpoint,
+    as ARM reports it, may be before the auditor sends it a storage token."""
+    hosts = tuple(part.lower() for part in _split(raw))
+    for pattern in hosts:
+        port = pattern.rpartition(":")[2] if ":" in pattern else "443"
+        if not _HOST_AND_PORT.match(pattern) or not 1 <= int(port) <= 65535:
+            raise ConfigError(f"AUDITOR_BLOB_ENDPOINT_HOSTS: {pattern!r} is not a host, *.domain or host:port")
+    return hosts
 
 
 def _notifications(get: Callable[[str], str | None]) -> NotificationSettings:

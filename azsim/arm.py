@@ -384,8 +384,11 @@ def _category_json(cluster: SimCluster, category: DiagnosticCategory) -> dict[st
 
 
 def _skip(request: web.Request) -> int | None:
-    """Offset carried by `$skipToken` (0 on the first page, "0p" after empty pages); None when not one of ours."""
+    """Offset carried by `$skipToken` (0 on the first page, "0p" after empty pages, "fresh<n>" from a next-link
+    fault that never ends the listing: the first page again); None when not one of ours."""
     token = request.query.get("$skipToken", "0").removesuffix("p")
+    if token.startswith("fresh") and token[5:].isdigit():
+        return 0
     return int(token) if token.isdigit() else None
 
 

@@ -1,4 +1,9 @@
-"""Injected failures: error statuses, requests that never get an answer, and connection resets."""
+"""Injected failures and hostile answers: error statuses, requests that never get an answer, connection resets,
+answers that trickle or never end, oversized bodies, and listings whose nextLink loops or leaves the host.
+
+Real ARM does none of the hostile things; a broken proxy, a compromised endpoint or a bug in a provider can,
+and the auditor must end every wait and keep its token home whatever answers at its endpoint.
+"""
 
 import random
 import re
@@ -29,8 +34,12 @@ class Fault:
     """Answer requests whose path matches `match` (a case-insensitive regex, searched) with a failure.
 
     Exactly one behaviour applies, in this order: `hang` (never answer; released when the simulator stops),
-    `reset` (drop the connection without a response), `status` (an ARM error body; a 429 always carries
-    Retry-After, other statuses only when `retry_after` is set). `method` None matches any method. `times`
+    `reset` (drop the connection without a response), `trickle` (a 200 whose body comes one byte every
+    `trickle` seconds and never ends), `body_bytes` (a 200 JSON listing padded to that many bytes, with a
+    Content-Length when `declare_length`, else chunked), `next_link` (the real answer, its `nextLink` replaced:
+    "self" points at the request's own URL, "foreign" at the simulator's foreign host, "fresh" at a new
+    page of the same listing every time), `status` (an ARM error body; a 429 always carries Retry-After,
+    other statuses only when `retry_after` is set). `method` None matches any method. `times`
     None fires forever, else that many times; `after` lets that many matching requests through first.
     `probability` < 1 fires at random (`seed` makes it repeatable). `flat` answers the error body without
     the "error" wrapper, as microsoft.insights does. `fired` counts the requests it answered.
@@ -41,6 +50,10 @@ class Fault:
     status: int | None = 500
     hang: bool = False
     reset: bool = False
+    trickle: float | None = None
+    body_bytes: int | None = None
+    declare_length: bool = True
+    next_link: str | None = None  # "self", "foreign" or "fresh"
     times: int | None = None
     probability: float = 1.0
     retry_after: float | None = None
@@ -53,8 +66,10 @@ class Fault:
     _random: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not (self.hang or self.reset or self.status):
-            raise ValueError("a Fault needs a status, hang=True or reset=True")
+        if not (self.hang or self.reset or self.status or self.trickle or self.body_bytes or self.next_link):
+            raise ValueError("a Fault needs a status, hang, reset, trickle, body_bytes or next_link")
+        if self.next_link not in (None, "self", "foreign", "fresh"):
+            raise ValueError("next_link is 'self', 'foreign' or 'fresh'")
         self._pattern = re.compile(self.match, re.IGNORECASE)
         self._random = random.Random(self.seed)
 

@@ -42,6 +42,15 @@ class RequestRecord:
     needs: tuple[Need, ...] = ()  # the operations it was authorized against (nothing for a tenant-level path)
 
 
+@dataclass(frozen=True, slots=True)
+class ForeignRequest:
+    """A request that reached the foreign host, headers and all."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+
+
 class Gateway:
     """Shared by every site (ARM, identity, Log Analytics, blob front); settings are plain attributes that
     test threads may replace at any time. Faults match any site's paths."""
@@ -56,6 +65,9 @@ class Gateway:
         self.token_requests: list[RequestRecord] = []
         self.logs_requests: list[RequestRecord] = []
         self.blob_requests: list[RequestRecord] = []
+        self.sink_requests: list[RequestRecord] = []
+        self.foreign_requests: list[ForeignRequest] = []
+        self.foreign_endpoint = ""  # https://localhost:<port>: another origin than every site of the simulation
         self.released = asyncio.Event()  # set at stop: hung requests give up
 
     async def arm(self, request: web.Request) -> web.StreamResponse:
@@ -70,15 +82,23 @@ class Gateway:
         self.requests.append(record)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        response, principal = self._authenticate(request)
-        if response is None:
+        refused, principal = self._authenticate(request)
+        response: web.StreamResponse | None = refused
+        if refused is None:
             response = await self._answer(request, parts, lower, subscription_id, principal, record)
+            if isinstance(response, web.Response):
+                response = self.relink(request, response, self.foreign_endpoint)
         return finish(request, record, response)
+
+    async def foreign(self, request: web.Request) -> web.StreamResponse:
+        """A host the auditor must never talk to: it records what reached it (a token, above all)."""
+        self.foreign_requests.append(ForeignRequest(request.method, str(request.url), dict(request.headers)))
+        return web.json_response({"value": []})
 
     async def identity(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query), None, time.monotonic())
         self.token_requests.append(record)
-        response: web.Response | None
+        response: web.StreamResponse | None
         if request.path.rstrip("/") != "/msi/token":
             response = json_response({"statusCode": 404, "message": "Not found."}, 404)
         else:
@@ -96,7 +116,7 @@ class Gateway:
         subscription_id: str | None,
         principal: str,
         record: RequestRecord,
-    ) -> web.Response | None:
+    ) -> web.StreamResponse | None:
         fired, response = await self.fault(request)
         if fired:
             return response
@@ -199,12 +219,17 @@ class Gateway:
             response = await answer(request, record)
         return finish(request, record, response)
 
-    async def fault(self, request: web.Request) -> tuple[bool, web.Response | None]:
-        """Whether a fault fired and its answer (None: no answer at all, the connection is dropped)."""
+    async def fault(self, request: web.Request) -> tuple[bool, web.StreamResponse | None]:
+        """Whether a fault fired and its answer (None: no answer at all, the connection is dropped). A
+        next-link fault does not answer here: `relink` rewrites the route's own answer."""
         for fault in self.faults:
-            if fault.fires(request.method, request.path):
+            if fault.next_link is None and fault.fires(request.method, request.path):
                 if fault.hang:
                     await self.released.wait()
+                if fault.trickle:
+                    return True, await self._trickle(request, fault.trickle)
+                if fault.body_bytes:
+                    return True, await self._oversized(request, fault.body_bytes, fault.declare_length)
                 if fault.hang or fault.reset or not fault.status:
                     return True, None
                 answer = flat_error if fault.flat else error
@@ -213,8 +238,62 @@ class Gateway:
                 return True, response
         return False, None
 
+    async def _trickle(self, request: web.Request, seconds_per_byte: float) -> web.StreamResponse:
+        """A 200 whose JSON body never ends: one byte at a time, until the client gives up or the simulator stops."""
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await response.write(b'{"value": [')
+            while not self.released.is_set():
+                await response.write(b" ")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.released.wait(), seconds_per_byte)
+        return response
 
-def finish(request: web.Request, record: RequestRecord, response: web.Response | None) -> web.StreamResponse:
+    async def _oversized(self, request: web.Request, size: int, declare: bool) -> web.StreamResponse:
+        """A 200 JSON listing of `size` bytes (valid JSON: an empty value and padding)."""
+        head, tail = b'{"value": [], "padding": "', b'"}'
+        padding = max(0, size - len(head) - len(tail))
+        headers = {"Content-Type": "application/json"}
+        response = web.StreamResponse(status=200, headers=headers)
+        if declare:
+            response.content_length = len(head) + padding + len(tail)
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await response.write(head)
+            chunk = b"x" * 65536
+            while padding > 0 and not self.released.is_set():
+                await response.write(chunk[: min(padding, len(chunk))])
+                padding -= min(padding, len(chunk))
+            await response.write(tail)
+        return response
+
+    def relink(self, request: web.Request, response: web.Response, foreign: str) -> web.Response:
+        """The route's JSON answer with its nextLink replaced, when a next-link fault matches the request."""
+        for fault in self.faults:
+            if fault.next_link is None or response.content_type != "application/json" or response.body is None:
+                continue
+            if not fault.fires(request.method, request.path):
+                continue
+            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            if not isinstance(body, dict):
+                return response
+            own = f"{self.routes.endpoint}{request.raw_path}"
+            body["nextLink"] = {
+                "self": own,
+                "foreign": f"{foreign}{request.raw_path}",
+                "fresh": f"{self.routes.endpoint}{request.path}?api-version={request.query.get('api-version', '')}"
+                f"&$skipToken=fresh{fault.fired}",
+            }[fault.next_link]
+            relinked = web.Response(
+                body=json.dumps(body).encode(), status=response.status, content_type="application/json"
+            )
+            relinked.headers.update({k: v for k, v in response.headers.items() if k.lower().startswith("x-ms-")})
+            return relinked
+        return response
+
+
+def finish(request: web.Request, record: RequestRecord, response: web.StreamResponse | None) -> web.StreamResponse:
     """Record the outcome; with no response, drop the connection (the client sees a reset)."""
     record.ended = time.monotonic()
     if response is None:

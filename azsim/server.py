@@ -23,7 +23,7 @@ from aiohttp import web
 from azsim.arm import ArmRoutes
 from azsim.blobs import BlobService
 from azsim.faults import Fault
-from azsim.gateway import Gateway, RequestRecord
+from azsim.gateway import ForeignRequest, Gateway, RequestRecord
 from azsim.identity import TokenIssuer
 from azsim.logs import LogsApi
 from azsim.sinks import Sinks
@@ -95,6 +95,8 @@ class ArmSimulator:
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "AUDITOR_LOGS_ENDPOINT": self.logs_endpoint,
+            # The storage accounts' blob endpoints are the blob front, not *.blob.core.windows.net.
+            "AUDITOR_BLOB_ENDPOINT_HOSTS": self._gateway.routes.blob_front.removeprefix("https://"),
         }
 
     def deliver(self) -> int:
@@ -135,6 +137,16 @@ class ArmSimulator:
         return list(self._gateway.logs_requests)
 
     @property
+    def foreign_requests(self) -> list[ForeignRequest]:
+        """Requests that reached the foreign host (`foreign_endpoint`): the auditor must send none."""
+        return list(self._gateway.foreign_requests)
+
+    @property
+    def foreign_endpoint(self) -> str:
+        """https://localhost:<port>: a loopback origin unlike every other site, for foreign nextLinks."""
+        return self._gateway.foreign_endpoint
+
+    @property
     def blob_requests(self) -> list[RequestRecord]:
         """Requests to the storage accounts' blob service."""
         return list(self._gateway.blob_requests)
@@ -144,6 +156,8 @@ class ArmSimulator:
         self._gateway.token_requests = []
         self._gateway.logs_requests = []
         self._gateway.blob_requests = []
+        self._gateway.sink_requests = []
+        self._gateway.foreign_requests = []
 
     def count(self, method: str | None = None, contains: str | None = None) -> int:
         """ARM requests with this method whose path contains `contains` (case-insensitive)."""
@@ -226,7 +240,9 @@ class ArmSimulator:
         arm_port = await self._site(self._gateway.arm, tls)
         self._gateway.routes.endpoint = f"https://{_HOST}:{arm_port}"
         identity_port = await self._site(self._gateway.identity, None)
-        sinks_port = await self._site(self.sinks.handle, tls)
+        sinks_port = await self._site(self._sinks, tls)
+        foreign_port = await self._site(self._gateway.foreign, tls)
+        self._gateway.foreign_endpoint = f"https://localhost:{foreign_port}"
         logs_port = await self._site(self.logs.handle, tls)
         self.logs.endpoint = f"https://{_HOST}:{logs_port}"
         blob_port = await self._site(blobs.handle, tls)
@@ -243,6 +259,10 @@ class ArmSimulator:
         self._runners.append(runner)
         await web.TCPSite(runner, _HOST, 0, ssl_context=tls, backlog=1024).start()
         return int(runner.addresses[0][1])
+
+    async def _sinks(self, request: web.Request) -> web.StreamResponse:
+        """The Event Grid topic and the Teams webhook, behind the gateway's faults like every other site."""
+        return await self._gateway.data_plane(request, self._gateway.sink_requests, lambda r, _: self.sinks.handle(r))
 
     async def _shutdown(self) -> None:
         self._gateway.released.set()

@@ -171,6 +171,19 @@ param maxConcurrency int = 32
 @minValue(1)
 param httpTimeoutSeconds int = 20
 
+@description('AUDITOR_MAX_RETRY_AFTER_SECONDS: the longest wait before a retry, whatever a service\'s Retry-After asks (0-3600).')
+@minValue(0)
+@maxValue(3600)
+param maxRetryAfterSeconds int = 60
+
+@description('AUDITOR_SCAN_DEADLINE_SECONDS: a scan judges no cluster after this; below host.json functionTimeout (30 min) so the report still goes out.')
+@minValue(1)
+@maxValue(1700)
+param scanDeadlineSeconds int = 1500
+
+@description('AUDITOR_BLOB_ENDPOINT_HOSTS: where storage accounts\' blob endpoints may be (host, *.domain or host:port); empty means the cloud\'s own.')
+param blobEndpointHosts string = ''
+
 @description('AUDITOR_CREATE_GRACE_SECONDS: wait after a cluster write before checking it (0-604800).')
 @minValue(0)
 @maxValue(604800)
@@ -438,6 +451,9 @@ var auditorSettings = {
   AUDITOR_ARM_AUDIENCE: armAudience
   AUDITOR_MAX_CONCURRENCY: string(maxConcurrency)
   AUDITOR_HTTP_TIMEOUT_SECONDS: string(httpTimeoutSeconds)
+  AUDITOR_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)
+  AUDITOR_SCAN_DEADLINE_SECONDS: string(scanDeadlineSeconds)
+  AUDITOR_BLOB_ENDPOINT_HOSTS: blobEndpointHosts
   AUDITOR_CREATE_GRACE_SECONDS: string(createGraceSeconds)
   AUDITOR_RECHECK_SECONDS: string(recheckSeconds)
   AUDITOR_ATTRIBUTION: attribution

@@ -189,7 +189,7 @@ def test_a_page_whose_value_is_not_a_list_is_reported_and_later_pages_are_still_
     ("link", "problem"),
     [
         ("loop", "its nextLink repeats an earlier one"),
-        ("https://localhost:9/subscriptions", "its nextLink points at another host (localhost:9); refused"),
+        ("https://localhost:9/subscriptions", "its nextLink points at another host (https://localhost:9); refused"),
     ],
 )
 def test_a_looping_or_foreign_next_link_stops_the_listing_with_an_error_not_a_hang(simulate, link, problem):

@@ -9,7 +9,8 @@ and then polls every 10 s until the provider is registered. A read-only auditor 
 write to make an answer go away, and an unregistered provider means "no such resources
 here" (see inventory.py). The pipeline also holds the single retry/timeout policy, read
 pacing per subscription and, unless remediation applies, a hard refusal of anything but GET.
-It follows no redirects (ARM sends none; a redirect could carry the token elsewhere).
+It follows no redirects (ARM sends none; a redirect could carry the token elsewhere), and every client
+sends through the run's egress guard (egress.py): ARM's endpoint only, bounded waits, bounded answers.
 """
 
 from __future__ import annotations
@@ -35,18 +36,21 @@ from azure.core.pipeline.policies import (
     RequestIdPolicy,
     UserAgentPolicy,
 )
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.containerservice.aio import ContainerServiceClient
 from azure.mgmt.core.policies import ARMHttpLoggingPolicy, AsyncARMChallengeAuthenticationPolicy
 from azure.mgmt.monitor.v2021_05_01_preview.aio import MonitorManagementClient
 from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
 
 from auditor.azure import transport
+from auditor.azure.egress import Egress, GuardedTransport, HostPinPolicy
 from auditor.azure.pacing import PacingPolicy, ReadPacer
 from auditor.settings import Settings
 
 USER_AGENT = "aks-audit-auditor"
 CLUSTERS_API_VERSION = "2025-10-01"  # Microsoft.ContainerService managedClusters, stable
+# A resource has at most five diagnostic settings (arm_rules.MAX_SETTINGS) of a few KB each, and its
+# category list is as small: a Monitor answer over this is no real one.
+MONITOR_MAX_BODY = transport.MIB
 # The clients insist on a subscription ID, though the calls the auditor makes never use it.
 _UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -139,25 +143,34 @@ class ArmConnection:
     def credential(self) -> AsyncTokenCredential:
         return self._credential
 
-    def _client_options(self) -> dict[str, Any]:
-        if self._session is None:
-            raise RuntimeError("ArmConnection used outside 'async with'")
-        timeout = self._settings.http_timeout_seconds
+    def egress(self, service: str, *endpoints: str, max_body: int = transport.MAX_BODY_BYTES) -> Egress:
+        """Where a client of this run may send (its service's endpoints only), with the run's bounds."""
+        settings = self._settings
+        return Egress.to(
+            service, endpoints, settings.http_timeout_seconds, settings.max_retry_after_seconds, max_body=max_body
+        )
+
+    def guarded(self, egress: Egress) -> GuardedTransport:
+        """A transport on the shared session that keeps to `egress`."""
+        return GuardedTransport(egress, self.session)
+
+    def _client_options(self, max_body: int = transport.MAX_BODY_BYTES) -> dict[str, Any]:
+        egress = self.egress("ARM", self._settings.arm_endpoint, max_body=max_body)
         return {
             "base_url": self._settings.arm_endpoint,
-            "transport": AioHttpTransport(
-                session=self._session, session_owner=False, connection_timeout=timeout, read_timeout=timeout
-            ),
-            "policies": self._policies(),
+            "transport": self.guarded(egress),
+            "policies": self._policies(egress),
         }
 
-    def _policies(self) -> list[Any]:
+    def _policies(self, egress: Egress) -> list[Any]:
         """The ARM pipeline of every client: the SDKs' own list, minus provider auto-registration and
-        redirects, plus the expired-token retry, the read-only guard and read pacing."""
+        redirects, plus the host pin (ahead of everything, the credential included), the expired-token
+        retry, the read-only guard and read pacing."""
         guards: list[Any] = [PacingPolicy(self.pacer)]
         if self._read_only:
             guards.insert(0, ReadOnlyPolicy())
         return [
+            HostPinPolicy(egress),
             RequestIdPolicy(),
             HeadersPolicy(),
             UserAgentPolicy(sdk_moniker=USER_AGENT),
@@ -193,6 +206,7 @@ class ArmConnection:
 
     def monitor(self) -> MonitorManagementClient:
         if self._monitor is None:
-            self._monitor = MonitorManagementClient(self.credential, _UNUSED_SUBSCRIPTION, **self._client_options())
+            options = self._client_options(max_body=MONITOR_MAX_BODY)
+            self._monitor = MonitorManagementClient(self.credential, _UNUSED_SUBSCRIPTION, **options)
             self._clients.append(self._monitor)
         return self._monitor

@@ -10,17 +10,23 @@ still becomes an `error` that says why).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from auditor.azure import transport
+from auditor.azure.egress import Egress, GuardedTransport
 from auditor.settings import Settings
 
 _HOLD_FAILURE = 30.0  # seconds a failed token request is answered from memory
+IMDS_ENDPOINT = "http://169.254.169.254"  # Azure docs, "Azure Instance Metadata Service"
+TOKEN_MAX_BODY = 64 * 1024  # a token answer is a few KB; a sign-in's OpenID metadata is under this too
 
 
 class TokenUnavailable(ClientAuthenticationError):
@@ -29,10 +35,12 @@ class TokenUnavailable(ClientAuthenticationError):
 
 
 class FailFastCredential:
-    """Wraps a credential: serialises token requests and remembers a failure for a while."""
+    """Wraps a credential: serialises token requests and remembers a failure for a while. Closes the
+    session its transport sends on (after the credential)."""
 
-    def __init__(self, inner: Any, hold_failure: float = _HOLD_FAILURE) -> None:
+    def __init__(self, inner: Any, session: aiohttp.ClientSession, hold_failure: float = _HOLD_FAILURE) -> None:
         self._inner = inner
+        self._session = session
         self._hold = hold_failure
         self._lock = asyncio.Lock()
         self._failure: TokenUnavailable | None = None
@@ -61,7 +69,7 @@ class FailFastCredential:
             return token
 
     async def close(self) -> None:
-        await self._inner.close()
+        await transport.close([self._inner], self._session)
 
     async def __aenter__(self) -> FailFastCredential:
         return self
@@ -85,18 +93,32 @@ def _token_error(exc: Exception) -> TokenUnavailable:
 
 def invocation_credential(settings: Settings) -> FailFastCredential:
     """The one credential of an invocation, with the cloud's authority (sovereign clouds sign in
-    elsewhere), shared by ARM, Storage and Event Grid. Use it as `async with`."""
-    return default_credential(authority=settings.cloud.authority_host)
+    elsewhere), shared by ARM, Storage and Event Grid. Use it as `async with`, inside the event loop."""
+    return default_credential(settings, authority=settings.cloud.authority_host)
 
 
-def default_credential(authority: str | None = None, client_id: str | None = None) -> FailFastCredential:
+def default_credential(
+    settings: Settings | None, authority: str | None = None, client_id: str | None = None
+) -> FailFastCredential:
     """Managed identity in Azure (`client_id`, or AZURE_CLIENT_ID, for a user-assigned one), `az login` on a laptop.
 
+    Its requests keep to the token endpoints (identity_endpoints) within the run's bounds (egress.py).
     azure.identity is imported here, not at the top: it is the heaviest import of the app and
     only a run that authenticates needs it (the Functions host indexes function_app.py first)."""
     from azure.identity.aio import DefaultAzureCredential
 
+    run = settings or Settings()
+    authority_host = authority or os.environ.get("AZURE_AUTHORITY_HOST", "") or run.cloud.authority_host
+    egress = Egress.to(
+        "the identity endpoint",
+        identity_endpoints(os.environ, authority_host),
+        run.http_timeout_seconds,
+        run.max_retry_after_seconds,
+        max_body=TOKEN_MAX_BODY,
+    )
+    session = transport.session(4)
     options: dict[str, Any] = {
+        "transport": GuardedTransport(egress, session),
         "retry_total": transport.RETRIES,
         "retry_backoff_factor": transport.BACKOFF_FACTOR,
         "retry_backoff_max": transport.BACKOFF_MAX,
@@ -105,4 +127,14 @@ def default_credential(authority: str | None = None, client_id: str | None = Non
         options["authority"] = authority
     if client_id:
         options["managed_identity_client_id"] = client_id
-    return FailFastCredential(DefaultAzureCredential(**options))
+    return FailFastCredential(DefaultAzureCredential(**options), session)
+
+
+def identity_endpoints(environ: Mapping[str, str], authority_host: str) -> list[str]:
+    """Where a token may be asked for: the managed-identity endpoint the platform names (App Service and
+    Functions, Arc, Service Fabric: IDENTITY_ENDPOINT; Cloud Shell: MSI_ENDPOINT), the instance metadata
+    service (VMs, AKS), and the sign-in authority (service principals, workload identity), as
+    azure-identity's ManagedIdentityCredential and EnvironmentCredential read them."""
+    named = [environ.get(name, "").strip() for name in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")]
+    authority = authority_host if "://" in authority_host else f"https://{authority_host}"
+    return [*filter(None, named), IMDS_ENDPOINT, authority]

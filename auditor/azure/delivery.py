@@ -20,14 +20,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.monitor.query import LogsQueryPartialResult
 from azure.monitor.query.aio import LogsQueryClient
 from azure.storage.blob.aio import BlobServiceClient
 
 from auditor.azure import transport
 from auditor.azure.connection import ArmConnection, ReadOnlyPolicy
+from auditor.azure.egress import HostPinPolicy, Origin, origin_allowed
 from auditor.azure.errors import describe
+from auditor.azure.paging import guarded_items
 from auditor.destinations import Records, blob_prefix, newest_records
 from auditor.settings import Settings
 
@@ -51,20 +52,20 @@ class DeliveryReader:
         self._lookback = timedelta(hours=settings.delivery_lookback_hours)
         self._since = datetime.now(UTC) - self._lookback
         self._timeout = settings.http_timeout_seconds
-        options: dict[str, Any] = {
-            "transport": AioHttpTransport(session=connection.session, session_owner=False),
+        self._options: dict[str, Any] = {
             "retry_total": transport.RETRIES,
             "retry_backoff_factor": transport.BACKOFF_FACTOR,
-            "connection_timeout": settings.http_timeout_seconds,
-            "read_timeout": settings.http_timeout_seconds,
         }
-        self._blob_options = {**options, "per_retry_policies": [ReadOnlyPolicy()], "audience": STORAGE_AUDIENCE}
+        self._blob_hosts = settings.blob_hosts or settings.cloud.blob_hosts
+        logs = connection.egress("Log Analytics", settings.logs_endpoint)
         self._logs = connection.own(
             LogsQueryClient(
                 connection.credential,
                 endpoint=settings.logs_endpoint,
+                transport=connection.guarded(logs),
+                per_call_policies=[HostPinPolicy(logs)],
                 per_retry_policies=[ReadOnlyPolicy(reading_posts=_QUERY_PATH)],
-                **options,
+                **self._options,
             )
         )
         self._queries: dict[str, asyncio.Task[Records]] = {}
@@ -106,10 +107,17 @@ class DeliveryReader:
         """Whether each category of the cluster has a blob newer than the lookback's start, the categories
         listed side by side: each lists its days newest first and stops at the first day that has one (one
         listing per category when healthy)."""
+        if not origin_allowed(endpoint, self._blob_hosts):
+            allowed = ", ".join(self._blob_hosts)
+            reason = (
+                f"ARM reports its blob endpoint at {Origin.of(endpoint) or 'an unreadable address'}, outside "
+                f"AUDITOR_BLOB_ENDPOINT_HOSTS ({allowed}); not asked, so the storage token stays home"
+            )
+            return Records(self._since, failure=reason)
         client = self._blob_clients.get(endpoint)
         if client is None:
-            client = BlobServiceClient(endpoint, self._connection.credential, **self._blob_options)
-            self._blob_clients[endpoint] = self._connection.own(client)
+            client = self._connection.own(self._blob_client(endpoint))
+            self._blob_clients[endpoint] = client
         try:
             found = await asyncio.gather(*(self._newest_blob(client, cluster_id, c) for c in categories))
         except HttpResponseError as exc:
@@ -125,6 +133,21 @@ class DeliveryReader:
             return Records(self._since, failure=describe(exc, self._timeout))
         return Records(self._since, newest_records([row for rows in found for row in rows]))
 
+    def _blob_client(self, endpoint: str) -> BlobServiceClient:
+        """A client for one account's blob endpoint, pinned to it. The Storage SDK follows redirects
+        and may switch to a secondary host: neither is wanted, so redirects are off and the pin refuses
+        anything but this endpoint."""
+        egress = self._connection.egress("the storage account's blob endpoint", endpoint)
+        return BlobServiceClient(
+            endpoint,
+            self._connection.credential,
+            transport=self._connection.guarded(egress),
+            per_retry_policies=[ReadOnlyPolicy()],
+            permit_redirects=False,
+            audience=STORAGE_AUDIENCE,
+            **self._options,
+        )
+
     async def _newest_blob(
         self, client: BlobServiceClient, cluster_id: str, category: str
     ) -> list[tuple[str, str, datetime]]:
@@ -133,7 +156,7 @@ class DeliveryReader:
             prefix = blob_prefix(cluster_id, category).split("/", 1)[1] + day
             rows = []
             try:
-                async for blob in container.list_blobs(name_starts_with=prefix):
+                async for blob in guarded_items(container.list_blobs(name_starts_with=prefix), "the blob listing"):
                     moment = _records_until(blob.name, blob.last_modified)
                     if moment is not None and moment >= self._since:
                         rows.append((cluster_id, category, moment))

@@ -15,7 +15,7 @@ from azure.core.exceptions import (
 )
 
 from auditor.azure.credentials import TokenUnavailable
-from auditor.azure.transport import RETRIES
+from auditor.azure.transport import RETRIES, Refused
 
 _MAX_DETAIL = 240
 # ARM names what was missing: "... does not have authorization to perform action '<op>' over scope ...", or for
@@ -33,6 +33,8 @@ def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) 
     subscription is gone, not a cluster)."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
         return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
+    if isinstance(exc, Refused):  # the host pin, the size bound or the paging guard stopped it (egress.py)
+        return first_line(exc)
     if isinstance(exc, TokenUnavailable) or (
         isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None
     ):
@@ -71,7 +73,7 @@ def _forbidden(exc: HttpResponseError) -> str:
 
 def is_azure_failure(exc: BaseException) -> bool:
     """An answer (or silence) from Azure or the identity endpoint, as opposed to a bug of ours."""
-    return isinstance(exc, AzureError | TimeoutError | asyncio.TimeoutError)
+    return isinstance(exc, AzureError | Refused | TimeoutError | asyncio.TimeoutError)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -25,6 +25,7 @@ from azure.core.rest import HttpRequest
 from auditor.azure.connection import CLUSTERS_API_VERSION, ArmConnection
 from auditor.azure.errors import error_code
 from auditor.azure.listing import BadPage, Item, excerpt, iter_values, json_type, text
+from auditor.azure.paging import guarded_items
 from auditor.model import Cluster
 from auditor.resource_id import parse_cluster_id, resource_key
 
@@ -78,7 +79,7 @@ class Unlisted:
 async def list_subscriptions(connection: ArmConnection) -> list[SubscriptionInfo]:
     """Every subscription the identity can see, with its state."""
     found: list[SubscriptionInfo] = []
-    async for subscription in connection.subscriptions().subscriptions.list():
+    async for subscription in guarded_items(connection.subscriptions().subscriptions.list(), "the subscription list"):
         subscription_id = (subscription.subscription_id or "").lower()
         state = getattr(subscription.state, "value", subscription.state) or ""  # an enum member or a plain string
         found.append(SubscriptionInfo(subscription_id, subscription.display_name or subscription_id, str(state)))

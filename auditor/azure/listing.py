@@ -25,7 +25,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
-MAX_PAGES = 10_000  # far beyond any real listing (AKS allows 5,000 clusters per subscription)
+from auditor.azure.egress import Origin
+from auditor.azure.paging import MAX_PAGES
+
 _EXCERPT_CHARS = 400
 
 
@@ -61,7 +63,7 @@ async def iter_values(
     `path` must already be percent-encoded (see resource_id.path_of); `query` adds parameters such as
     `$filter` (encoded here). An HTTP failure raises.
     """
-    arm_host = urlsplit(arm_endpoint).netloc.lower()
+    arm = Origin.of(arm_endpoint)
     first = f"{path}?{urlencode({'api-version': api_version, **(query or {})}, safe='$', quote_via=quote)}"
     seen: set[str] = {_place(first)}
     url: str | None = first
@@ -84,20 +86,21 @@ async def iter_values(
                 yield Item(value, page, index)
         elif values is not None:
             yield BadPage(page, f"its value is a JSON {json_type(values)}, not a list", excerpt(values))
-        url, problem = _next(body.get("nextLink"), arm_host, seen, page)
+        url, problem = _next(body.get("nextLink"), arm, seen, page)
         if problem:
             yield BadPage(page, problem, excerpt(body.get("nextLink")))
 
 
-def _next(link: Any, arm_host: str, seen: set[str], page: int) -> tuple[str | None, str]:
+def _next(link: Any, arm: Origin | None, seen: set[str], page: int) -> tuple[str | None, str]:
     """The next URL to read, or why the listing must stop here (later pages are then unknown)."""
     if link is None or link == "":
         return None, ""
     if not isinstance(link, str):
         return None, f"its nextLink is a JSON {json_type(link)}, so later pages could not be read"
-    host = urlsplit(link).netloc.lower()
-    if host != arm_host:
-        return None, f"its nextLink points at another host ({host or 'none'}); refused, so later pages were not read"
+    origin = Origin.of(link)
+    if origin is None or origin != arm:
+        where = str(origin) if origin is not None else "no readable host"
+        return None, f"its nextLink points at another host ({where}); refused, so later pages were not read"
     if _place(link) in seen:
         return None, "its nextLink repeats an earlier one; stopped there, so later pages (if any) were not read"
     if page >= MAX_PAGES:

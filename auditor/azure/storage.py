@@ -18,14 +18,14 @@ from typing import Any
 import aiohttp
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables.aio import TableClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
 from auditor.azure import transport
 from auditor.azure.credentials import default_credential
-from auditor.settings import ConfigError
+from auditor.azure.egress import Egress, GuardedTransport
+from auditor.settings import ConfigError, Settings
 
 PREFIX = "AzureWebJobsStorage"
 
@@ -66,6 +66,27 @@ class StorageTarget:
             client_id = ""  # the invocation's own identity: its credential serves storage too
         return cls(queue_url=queue_url, table_url=table_url, client_id=client_id)
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The queue and table endpoints the target names, the only places its clients may send.
+
+        A connection string names them outright (`QueueEndpoint=`, `TableEndpoint=`), through the
+        account and `EndpointSuffix`, or as the local emulator (`UseDevelopmentStorage=true`): Azure docs,
+        "Configure Azure Storage connection strings"."""
+        if not self.connection_string:
+            return (self.queue_url, self.table_url)
+        fields = {
+            key.strip().lower(): value.strip()
+            for key, _, value in (part.partition("=") for part in self.connection_string.split(";"))
+        }
+        if fields.get("usedevelopmentstorage", "").lower() == "true":
+            return ("http://127.0.0.1:10001", "http://127.0.0.1:10002")
+        protocol = fields.get("defaultendpointsprotocol") or "https"
+        account, suffix = fields.get("accountname", ""), fields.get("endpointsuffix") or "core.windows.net"
+        named = tuple(fields[key] for key in ("queueendpoint", "tableendpoint") if fields.get(key))
+        return named + (
+            (f"{protocol}://{account}.queue.{suffix}", f"{protocol}://{account}.table.{suffix}") if account else ()
+        )
+
 
 class Storage:
     """Async context manager handing out queue and table clients on the invocation's credential.
@@ -73,8 +94,12 @@ class Storage:
     A storage identity named apart (`__clientId` other than AZURE_CLIENT_ID) gets a credential
     of its own; otherwise the one credential of the invocation serves storage too."""
 
-    def __init__(self, target: StorageTarget, credential: AsyncTokenCredential) -> None:
+    def __init__(self, target: StorageTarget, credential: AsyncTokenCredential, settings: Settings | None) -> None:
+        """`settings` bound each call (attempt deadline, longest retry wait); None takes the defaults."""
         self._target = target
+        self._settings = settings
+        run = settings or Settings()
+        self._bounds = (run.http_timeout_seconds, run.max_retry_after_seconds)
         self._shared = credential
         self._own: AsyncTokenCredential | None = None
         self._clients: list[Any] = []
@@ -87,7 +112,7 @@ class Storage:
 
     async def __aenter__(self) -> Storage:
         if not self._target.connection_string and self._target.client_id:
-            self._own = default_credential(client_id=self._target.client_id)
+            self._own = default_credential(self._settings, client_id=self._target.client_id)
         self._session = transport.session(16)
         return self
 
@@ -100,11 +125,14 @@ class Storage:
             await self._own.close()
 
     def _options(self) -> dict[str, Any]:
-        """The shared transport (TLS trust, pooled connections) and retry numbers for every client."""
+        """The shared transport (TLS trust, pooled connections), pinned to the account's own endpoints
+        (the Storage SDK would follow a redirect), and the retry numbers for every client."""
         if self._session is None:
             raise RuntimeError("Storage used outside 'async with'")
+        egress = Egress.to("the function's storage account", self._target.endpoints(), *self._bounds)
         return {
-            "transport": AioHttpTransport(session=self._session, session_owner=False),
+            "transport": GuardedTransport(egress, self._session),
+            "permit_redirects": False,
             "retry_total": transport.RETRIES,
         }
 

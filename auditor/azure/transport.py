@@ -9,6 +9,7 @@ aiohttp session for the SDKs' transports.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import ssl
 from typing import Any
@@ -18,7 +19,23 @@ import aiohttp
 RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
 BACKOFF_FACTOR = 0.5  # seconds; waits 0.5, 1, 2 between the attempts
 BACKOFF_MAX = 8.0
-MAX_RETRY_AFTER = 30.0  # a service's Retry-After is honoured up to this
+MIB = 1024 * 1024
+# ARM's RPC contract caps a response at 8 MB (Azure/azure-resource-manager-rpc, v1.0/common-api-details.md,
+# "Max response size"); twice that is no real answer. Log Analytics, blob listings, tables, the topic and
+# the webhooks answer far less for what the auditor asks.
+MAX_BODY_BYTES = 16 * MIB
+# The limit of the client reading right now: its transport sets it around a call (egress.py), and a
+# non-streamed body is read inside that call.
+body_limit: contextvars.ContextVar[int] = contextvars.ContextVar("auditor_body_limit", default=MAX_BODY_BYTES)
+
+
+class Refused(Exception):
+    """A request or an answer the auditor will not use. Not an AzureError on purpose: azure-core's retry
+    policies retry every AzureError, and asking again cannot make any of these acceptable."""
+
+
+class AnswerTooLarge(Refused):
+    """An answer larger than its service ever sends: reading stopped at the limit."""
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -38,7 +55,7 @@ def session(connections: int) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         ssl=ssl_context(), limit=connections, ttl_dns_cache=300, enable_cleanup_closed=True
     )
-    return aiohttp.ClientSession(connector=connector, trust_env=True)
+    return aiohttp.ClientSession(connector=connector, trust_env=True, response_class=BoundedResponse)
 
 
 async def close(clients: list[Any], session: aiohttp.ClientSession | None) -> None:
@@ -59,3 +76,31 @@ def call_budget(timeout_seconds: float) -> float:
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry `attempt` (0-based), for the clients that retry by hand."""
     return min(BACKOFF_MAX, BACKOFF_FACTOR * 2**attempt)
+
+
+class BoundedResponse(aiohttp.ClientResponse):
+    """aiohttp's response, read no further than the limit of the client reading it (a declared
+    Content-Length over it is refused before a byte of the body is read)."""
+
+    _kept: bytes | None = None
+
+    async def read(self) -> bytes:
+        if self._kept is None:
+            self._kept = await self._read_within(body_limit.get())
+        return self._kept
+
+    async def _read_within(self, limit: int) -> bytes:
+        if self.content_length is not None and self.content_length > limit:
+            self.close()
+            raise AnswerTooLarge(f"{self.url.host} announced an answer of {self.content_length} bytes: {_over(limit)}")
+        body = bytearray()
+        while chunk := await self.content.read(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                self.close()
+                raise AnswerTooLarge(f"{self.url.host} sent more than {limit} bytes: {_over(limit)}")
+        return bytes(body)
+
+
+def _over(limit: int) -> str:
+    return f"larger than any real answer (limit {limit // MIB} MiB), refused" if limit >= MIB else "refused"

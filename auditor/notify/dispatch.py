@@ -20,10 +20,10 @@ from types import TracebackType
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.pipeline.transport import AioHttpTransport
 
 from auditor.attribution import Origin, private, severity_of
 from auditor.azure import transport
+from auditor.azure.egress import Egress, GuardedTransport
 from auditor.azure.state import FINDINGS_TABLE, FindingStore
 from auditor.azure.storage import Storage, StorageTarget
 from auditor.model import Change, Finding, FindingRecord, Severity, Status
@@ -74,12 +74,14 @@ class Notifier:
     ) -> None:
         self._credential = credential  # the invocation's: Event Grid without a key, identity-based storage
         self._attributor = attributor
+        self._settings = settings
         self._privacy = settings.attribution
         self._config = settings.notifications
         self._control = settings.applied_control()
         self._target = target
         self._logger = logger
         self._timeout = settings.http_timeout_seconds
+        self._max_retry_after = settings.max_retry_after_seconds
         self._resources = contextlib.AsyncExitStack()
         self._store: FindingStore | None = None
         self._publisher: EventGridPublisher | None = None
@@ -91,7 +93,7 @@ class Notifier:
     async def __aenter__(self) -> Notifier:
         config = self._config
         if self._target is not None:  # the history severity and attribution need, whether or not anyone is told
-            storage = await self._resources.enter_async_context(Storage(self._target, self._credential))
+            storage = await self._resources.enter_async_context(Storage(self._target, self._credential, self._settings))
             table = storage.table(FINDINGS_TABLE)
             await storage.ensure_table(table)
             self._store = FindingStore(table)
@@ -99,12 +101,15 @@ class Notifier:
             return self
         session = await self._resources.enter_async_context(transport.session(16))
         if config.teams_webhook_url is not None:
-            self._teams = Webhook(session, config.teams_webhook_url, config.allowed_hosts, self._timeout)
+            self._teams = Webhook(
+                session, config.teams_webhook_url, config.allowed_hosts, self._timeout, self._max_retry_after
+            )
         if config.eventgrid_endpoint:
+            egress = Egress.to(
+                "the Event Grid topic", [config.eventgrid_endpoint], self._timeout, self._max_retry_after
+            )
             self._publisher = EventGridPublisher(
-                config.eventgrid_endpoint,
-                self._eventgrid_credential(),
-                AioHttpTransport(session=session, session_owner=False),
+                config.eventgrid_endpoint, self._eventgrid_credential(), GuardedTransport(egress, session), egress
             )
             self._resources.push_async_callback(self._publisher.close)
         return self

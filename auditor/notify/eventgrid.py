@@ -17,9 +17,9 @@ from typing import Any
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.messaging import CloudEvent
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.eventgrid.aio import EventGridPublisherClient
 
+from auditor.azure.egress import Egress, GuardedTransport, HostPinPolicy
 from auditor.azure.transport import BACKOFF_FACTOR, RETRIES
 from auditor.model import Finding
 from auditor.settings import CONTROL
@@ -64,12 +64,15 @@ class EventGridPublisher:
         self,
         endpoint: str,
         credential: AzureKeyCredential | AsyncTokenCredential,
-        transport: AioHttpTransport,
+        transport: GuardedTransport,
+        egress: Egress,
     ) -> None:
         self._client = EventGridPublisherClient(
             endpoint,
             credential,
             transport=transport,
+            per_call_policies=[HostPinPolicy(egress)],  # ahead of the key or token policy
+            permit_redirects=False,  # Event Grid sends none; one could carry the key elsewhere
             retry_total=RETRIES,
             retry_backoff_factor=BACKOFF_FACTOR,
         )

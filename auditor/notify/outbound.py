@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from auditor.azure.transport import MAX_RETRY_AFTER, RETRIES, backoff
+from auditor.azure.transport import RETRIES, backoff
 from auditor.settings import ConfigError, Secret, host_allowed
 
 
@@ -36,7 +36,14 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 class Webhook:
     """Posts JSON to one secret URL through a shared session."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: Secret, allowed_hosts: tuple[str, ...], timeout: float):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: Secret,
+        allowed_hosts: tuple[str, ...],
+        timeout: float,
+        max_retry_after: float,
+    ):
         parts = urlsplit(url.reveal())
         if parts.scheme != "https" or not parts.hostname or not host_allowed(parts.hostname, allowed_hosts):
             raise ConfigError("webhook URL is not an https URL on an allowed host (AUDITOR_WEBHOOK_ALLOWED_HOSTS)")
@@ -44,6 +51,7 @@ class Webhook:
         self._url = url
         self.host = parts.hostname
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_retry_after = max_retry_after
 
     async def post(self, payload: dict[str, Any]) -> int:
         """POST with retries on 408/429/5xx and connection errors; any 2xx is success (Workflows answers 202)."""
@@ -64,7 +72,7 @@ class Webhook:
                     last = f"{self.host} answered {response.status}"
                     if response.status not in {408, 429} and response.status < 500:
                         raise DeliveryError(last)
-                    delay = _retry_after(response.headers.get("Retry-After"), delay)
+                    delay = _retry_after(response.headers.get("Retry-After"), delay, self._max_retry_after)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = f"could not reach {self.host} ({type(exc).__name__})"
             if attempt < RETRIES:
@@ -72,8 +80,8 @@ class Webhook:
         raise DeliveryError(f"{last} after {RETRIES} retries")
 
 
-def _retry_after(header: str | None, default: float) -> float:
+def _retry_after(header: str | None, default: float, cap: float) -> float:
     try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(header))) if header else default
+        return min(cap, max(0.0, float(header))) if header else default
     except ValueError:
         return default
