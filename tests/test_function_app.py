@@ -26,7 +26,7 @@ from support import arm_event, audit_setting
 
 import function_app
 from auditor.attribution import Origin
-from auditor.azure.state import EVENTS_TABLE
+from auditor.azure.state import EVENTS_TABLE, EventLedger
 from auditor.events import Expectation
 from auditor.messages import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
 from auditor.reactions import RetryLater
@@ -287,8 +287,9 @@ def test_event_claimed_by_another_instance_is_retried_later(simulate, storage, t
     event = arm_event(WRITE, "Microsoft.Insights/diagnosticSettings/write", setting_uri(good.id))
     table = TableClient.from_connection_string(storage, EVENTS_TABLE)
     table.create_table()
+    partition, row = EventLedger.keys(event["id"])
     table.create_entity(
-        {"PartitionKey": "20180719", "RowKey": event["id"], "State": "processing", "ClaimedAt": datetime.now(UTC)}
+        {"PartitionKey": partition, "RowKey": row, "State": "processing", "ClaimedAt": datetime.now(UTC)}
     )
     with pytest.raises(RetryLater):
         call("on_resource_event", delivered(event))

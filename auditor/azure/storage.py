@@ -30,6 +30,13 @@ from auditor.settings import ConfigError
 PREFIX = "AzureWebJobsStorage"
 
 
+class StorageFailed(Exception):
+    """The function's storage account failed a call: said as such, not as an ARM failure."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the function's storage ({PREFIX}) failed: {what}")
+
+
 @dataclass(frozen=True, slots=True)
 class StorageTarget:
     """Where the function's storage account is and how to reach it (connection string or identity)."""
