@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from auditor.azure.errors import describe
-from auditor.azure.storage import StorageTarget
+from auditor.azure.storage import StorageFailed, StorageTarget
 from auditor.events import MalformedEvent, load_events, parse_event
 from auditor.model import Finding, Status
 from auditor.notify.dispatch import Delivery
@@ -191,7 +191,8 @@ async def handle_events_command(settings: Settings, events: list[dict[str, Any]]
             settings, StorageTarget.from_env(os.environ), events, logging.getLogger("auditor")
         )
     except EventNotHandled as exc:
-        reason = describe(exc.cause, settings.http_timeout_seconds)
+        cause = exc.cause
+        reason = str(cause) if isinstance(cause, StorageFailed) else describe(cause, settings.http_timeout_seconds)
         raise ScanFailed(f"event {exc.event_id}: not handled now ({reason}); Event Grid would retry it") from exc
     out.write(render_outcomes(outcomes, output, out))
     failing = any(o.finding is not None and o.finding.status in {Status.FAIL, Status.ERROR} for o in outcomes)

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,6 +45,14 @@ _DELETES = frozenset(op.lower() for op in SETTING_DELETES)
 _SETTING_SUFFIX = re.compile(r"/providers/microsoft\.insights/diagnosticsettings/([^/]+)$", re.IGNORECASE)
 _MAX_FIELD = 2048
 MAX_REREADS = 2  # re-reads of a cluster whose first read disagreed with its event, before judging it as read
+# An event time outside [EARLIEST_EVENT, now + LATEST_EVENT_AHEAD] is malformed. Not "the last
+# days": replays of stored events (the public samples in tests/fixtures/eventgrid are dated
+# 2018) are honest events. Not before Event Grid existed: its public preview shipped in August
+# 2017 (InfoQ, 2017-08, "Microsoft Ships Azure Event Grid for Unified Event Processing"; general
+# availability followed on 2018-01-30). Not more than a day ahead: a clock may be off by
+# minutes, never by days.
+EARLIEST_EVENT = datetime(2017, 8, 1, tzinfo=UTC)
+LATEST_EVENT_AHEAD = timedelta(days=1)
 
 
 class MalformedEvent(ValueError):
@@ -242,9 +250,17 @@ def arm_time(value: Any) -> datetime | None:
 
 
 def _timestamp(value: Any, event_id: str) -> datetime:
+    """The event's time, inside the window an Event Grid event can have been sent in (EARLIEST_EVENT
+    to a day from now): anything else is malformed, not worth a retry."""
     if not isinstance(value, str) or not value.strip():
         raise MalformedEvent("event has no time", event_id)
     parsed = arm_time(value)
     if parsed is None:
         raise MalformedEvent(f"event time {value[:40]!r} is not ISO 8601", event_id)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # an offset that pushes year 1 or 9999 off the calendar
+        raise MalformedEvent(f"event time {value[:40]!r} is off the calendar", event_id) from None
+    if not EARLIEST_EVENT <= parsed <= datetime.now(UTC) + LATEST_EVENT_AHEAD:
+        raise MalformedEvent(f"event time {value[:40]!r} is outside the times Event Grid can send", event_id)
     return parsed

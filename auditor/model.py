@@ -307,7 +307,9 @@ class FindingRecord:
     """What the auditor remembers of one cluster between runs (one table row per cluster).
 
     `status` and `first_failed_at` follow what was seen; the `notified_*` fields follow what
-    people were told, so a notice that could not be delivered is decided again next time.
+    people were told, so a notice that could not be delivered is decided again next time. The
+    `pending_*` fields are a notice claimed but not yet delivered: committed to `notified_*` after
+    delivery, taken over by a later run once its lease (notices.NOTICE_LEASE) has passed.
     """
 
     status: str = ""
@@ -317,3 +319,6 @@ class FindingRecord:
     last_notified_at: datetime | None = None
     severity: str = ""  # of the current failure: a reminder keeps it
     change: str = ""  # JSON of the Change behind the current failure, when known
+    pending_status: str = ""
+    pending_hash: str = ""
+    pending_at: datetime | None = None

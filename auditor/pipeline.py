@@ -23,7 +23,7 @@ from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.errors import describe, first_line
 from auditor.azure.state import EVENTS_TABLE, EventLedger, RemediationLedger
-from auditor.azure.storage import Storage, StorageTarget
+from auditor.azure.storage import Storage, StorageFailed, StorageTarget
 from auditor.messages import SCAN_QUEUE, ScanRequest
 from auditor.model import Finding, Status
 from auditor.notify.dispatch import Delivery, Notifier
@@ -66,8 +66,16 @@ async def announce(
     returns it as published (with its severity and who made the change)."""
     published = await notifier.add(finding, origin)
     trace(published, logger, trigger)
-    await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
+    delivery = await notifier.flush({}, {"clusters": 1, str(finding.status): 1})
+    _fail_if_unstored(delivery)
     return published
+
+
+def _fail_if_unstored(delivery: Delivery) -> None:
+    """In the function, storage that failed fails the invocation (after the findings were logged), so
+    the host retries what could not be recorded or announced."""
+    if delivery.unstored:
+        raise StorageFailed(delivery.unstored)
 
 
 @contextlib.asynccontextmanager
@@ -164,8 +172,10 @@ async def scheduled_scan(environ: Mapping[str, str], logger: logging.Logger) -> 
                     await storage.send(SCAN_QUEUE, ScanRequest(subscription.subscription_id).to_json())
             logger.info("C-0254 scan fanned out to %d subscription messages", len(subscriptions))
         else:
-            result = (await _deliver(scanner, settings, target, None)).result
+            outcome = await _deliver(scanner, settings, target, None)
+            result = outcome.result
             logger.info("C-0254 scan summary: %s", json.dumps(result.summary()))
+            _fail_if_unstored(outcome.delivery)
         if target is not None:
             await _forget_old_events(target, scanner.credential, settings, logger)
     return result
@@ -192,4 +202,5 @@ async def scan_subscription(environ: Mapping[str, str], request: ScanRequest, lo
     logger.info(
         "C-0254 scan of subscription %s summary: %s", request.subscription_id, json.dumps(outcome.result.summary())
     )
+    _fail_if_unstored(outcome.delivery)
     return outcome.result

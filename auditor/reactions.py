@@ -4,7 +4,9 @@ An event is parsed and decided purely (events.py); only a relevant one touches s
 ARM. It is claimed in the event ledger, acted on (a delayed queue message for a new or
 updated cluster, an immediate check for a diagnostic-setting change), then marked done,
 so a redelivery does nothing. A transient Azure failure releases the claim and raises, so
-Event Grid (or the queue) retries; a malformed event is logged with its id and dropped.
+Event Grid (or the queue) retries; a malformed event is logged with its id and dropped. An
+event about a subscription outside AUDITOR_SUBSCRIPTIONS is ignored like an irrelevant one.
+A failure of the function's storage is raised as StorageFailed, so it is said as such.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -26,10 +28,10 @@ from auditor.attribution import change_of
 from auditor.azure.activity_log import ActivityLog
 from auditor.azure.connection import ArmConnection
 from auditor.azure.credentials import invocation_credential
-from auditor.azure.errors import describe, is_transient
+from auditor.azure.errors import describe, first_line, is_transient
 from auditor.azure.inventory import UnreadableCluster, get_cluster
 from auditor.azure.state import EVENTS_TABLE, EventClaim, EventLedger, RemediationLedger
-from auditor.azure.storage import Storage, StorageTarget
+from auditor.azure.storage import Storage, StorageFailed, StorageTarget
 from auditor.events import CheckCluster, Ignore, MalformedEvent, Route, parse_event, route
 from auditor.messages import CHECK_QUEUE, CheckRequest
 from auditor.model import ChangeSource, Cluster, Finding
@@ -133,17 +135,18 @@ class Reactor:
         except MalformedEvent as exc:
             self._logger.error("C-0254 dropped malformed event %s: %s", exc.event_id or "(no id)", exc)
             return Outcome(Disposition.MALFORMED, str(exc), exc.event_id or "")
-        action: Route = route(event, self._settings.create_grace_seconds)
+        action: Route = _in_scope(route(event, self._settings.create_grace_seconds), self._settings.subscriptions)
         if isinstance(action, Ignore):
             self._logger.info("C-0254 ignored event %s: %s", event.id, action.reason)
             return Outcome(Disposition.IGNORED, action.reason, event.id)
         storage = await self._storage_open()
         ledger = None
         if storage is not None:
-            table = storage.table(EVENTS_TABLE)
-            await storage.ensure_table(table)
-            ledger = EventLedger(table)
-            claim = await ledger.claim(event)
+            async with _storage_call("claiming the event"):
+                table = storage.table(EVENTS_TABLE)
+                await storage.ensure_table(table)
+                ledger = EventLedger(table)
+                claim = await ledger.claim(event.id)
             if claim is EventClaim.DONE:
                 self._logger.info("C-0254 event %s was handled before (redelivery): nothing to do", event.id)
                 return Outcome(Disposition.DUPLICATE, "redelivery of a handled event", event.id)
@@ -154,10 +157,11 @@ class Reactor:
         except BaseException:
             if ledger is not None:
                 with contextlib.suppress(Exception):  # the original failure is the one to raise
-                    await ledger.release(event)
+                    await ledger.release(event.id)
             raise
         if ledger is not None:
-            await ledger.complete(event)
+            async with _storage_call("marking the event done"):
+                await ledger.complete(event.id)
         return outcome
 
     async def _act(self, action: CheckCluster, event_id: str, storage: Storage | None) -> Outcome:
@@ -169,7 +173,8 @@ class Reactor:
         )
         request = CheckRequest(action.cluster_id, action.trigger, event_id, action.expectation, action.origin, change)
         if action.delay_seconds > 0 and storage is not None:
-            await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
+            async with _storage_call("queueing the check"):
+                await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=action.delay_seconds)
             detail = f"check of {action.cluster_id} queued for {action.delay_seconds} s from now ({action.trigger})"
             self._logger.info("C-0254 event %s: %s", event_id, detail)
             return Outcome(Disposition.DEFERRED, detail, event_id)
@@ -212,7 +217,8 @@ class Reactor:
                 storage = await self._storage_open()
                 self._logger.info("C-0254 %s: %s; reading again in %d s", request.cluster_id, stale.disagreement, delay)
                 if storage is not None:
-                    await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=delay)
+                    async with _storage_call("queueing the re-check"):
+                        await storage.send(CHECK_QUEUE, request.to_json(), delay_seconds=delay)
                     detail = f"re-check of {request.cluster_id} queued for {delay} s from now: {stale.disagreement}"
                     return Outcome(Disposition.DEFERRED, detail, request.event_id)
                 await asyncio.sleep(delay)
@@ -235,6 +241,27 @@ class Reactor:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def _in_scope(action: Route, subscriptions: Sequence[str]) -> Route:
+    """An event about a cluster outside AUDITOR_SUBSCRIPTIONS (empty: all) is ignored: no ARM, no storage call."""
+    if isinstance(action, Ignore) or not subscriptions:
+        return action
+    subscription = parse_cluster_id(action.cluster_id).subscription_id
+    if subscription.lower() in {s.lower() for s in subscriptions}:
+        return action
+    return Ignore(f"subscription {subscription} is outside AUDITOR_SUBSCRIPTIONS")
+
+
+@contextlib.asynccontextmanager
+async def _storage_call(what: str) -> AsyncIterator[None]:
+    """A failure of the function's storage, raised as one: a retry is still due, but it is not ARM's."""
+    try:
+        yield
+    except StorageFailed:
+        raise
+    except Exception as exc:
+        raise StorageFailed(f"{what}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 class EventNotHandled(Exception):

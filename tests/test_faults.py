@@ -15,7 +15,7 @@ from azure.data.tables import TableClient
 from support import run_cli, scan_json, statuses
 
 from auditor.azure.state import EVENTS_TABLE
-from auditor.azure.storage import StorageTarget
+from auditor.azure.storage import StorageFailed, StorageTarget
 from auditor.reactions import Reactor
 from auditor.settings import Settings
 from azsim import Fault, Tenant, Throttle
@@ -172,5 +172,6 @@ def test_storage_stopping_mid_run_makes_the_event_retry_and_keeps_what_was_recor
         assert asyncio.run(handle(first)).result == "checked"
         recorded = [e["RowKey"] for e in TableClient.from_connection_string(connection, EVENTS_TABLE).list_entities()]
     assert recorded == [first["id"]]
-    with pytest.raises(ServiceRequestError):  # storage is gone: raise, so Event Grid redelivers later
+    with pytest.raises(StorageFailed) as raised:  # storage is gone: raise, so Event Grid redelivers later
         asyncio.run(handle(second))
+    assert isinstance(raised.value.__cause__, ServiceRequestError)

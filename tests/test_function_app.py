@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import re
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,8 @@ from support import arm_event, audit_setting
 
 import function_app
 from auditor.attribution import Origin
-from auditor.azure.state import EVENTS_TABLE
+from auditor.azure.state import EVENTS_TABLE, EventLedger
+from auditor.azure.storage import StorageFailed
 from auditor.events import Expectation
 from auditor.messages import CHECK_QUEUE, SCAN_QUEUE, CheckRequest, ScanRequest, parse_message
 from auditor.reactions import RetryLater
@@ -287,8 +289,9 @@ def test_event_claimed_by_another_instance_is_retried_later(simulate, storage, t
     event = arm_event(WRITE, "Microsoft.Insights/diagnosticSettings/write", setting_uri(good.id))
     table = TableClient.from_connection_string(storage, EVENTS_TABLE)
     table.create_table()
+    partition, row = EventLedger.keys(event["id"])
     table.create_entity(
-        {"PartitionKey": "20180719", "RowKey": event["id"], "State": "processing", "ClaimedAt": datetime.now(UTC)}
+        {"PartitionKey": partition, "RowKey": row, "State": "processing", "ClaimedAt": datetime.now(UTC)}
     )
     with pytest.raises(RetryLater):
         call("on_resource_event", delivered(event))
@@ -384,3 +387,16 @@ def test_token_failure_in_the_event_path_raises_for_a_retry_not_an_error_finding
     with caplog.at_level(logging.INFO, logger="auditor"), pytest.raises(ClientAuthenticationError):
         call("on_resource_event", delivered(event))
     assert findings_logged(caplog) == []
+
+
+def test_the_timer_logs_findings_then_fails_when_storage_is_wrong(simulate, storage, caplog, tenant, monkeypatch):
+    simulate(tenant)
+    monkeypatch.setenv("AUDITOR_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    wrong = re.sub(r"(TableEndpoint=http://127\.0\.0\.1:)\d+/", rf"\g<1>{closed}/", storage)
+    monkeypatch.setenv("AzureWebJobsStorage", wrong)
+    with caplog.at_level(logging.INFO, logger="auditor"), pytest.raises(StorageFailed, match="state storage"):
+        call("scheduled_scan", TimerRequest())
+    assert len(findings_logged(caplog)) == 2  # both clusters were logged before the invocation failed

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 
 import pytest
+from azure.data.tables import TableServiceClient
 from support import ROOT, arm_event, audit_setting
 
 from auditor.cli import main
@@ -113,3 +116,52 @@ def test_missing_file_is_exit_2():
     )
     assert completed.returncode == 2
     assert completed.stderr == "auditor: cannot read /nonexistent/events.json: No such file or directory\n"
+
+
+def test_an_event_outside_the_configured_subscriptions_costs_no_arm_and_no_storage_call(
+    simulate, storage, tenant, monkeypatch
+):
+    sim = simulate(tenant)
+    monkeypatch.setenv("AUDITOR_SUBSCRIPTIONS", "11111111-1111-1111-1111-111111111111")
+    event = arm_event(WRITE, "Microsoft.ContainerService/managedClusters/write", ids(tenant)["aks-bare"], event_id="o1")
+    code, out, _ = run("-", stdin=json.dumps(event))
+    assert code == 0
+    assert out.startswith("event o1: ignored: subscription ")
+    assert "outside AUDITOR_SUBSCRIPTIONS" in out
+    assert sim.requests == []
+    assert list(TableServiceClient.from_connection_string(storage).list_tables()) == []
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "2001-01-01T00:00:00Z"])
+def test_an_absurd_event_time_is_malformed_not_retried(simulate, tenant, when):
+    sim = simulate(tenant)
+    event = arm_event(WRITE, "Microsoft.ContainerService/managedClusters/write", ids(tenant)["aks-bare"], event_id="t1")
+    event["eventTime"] = when
+    code, out, err = run("-", stdin=json.dumps(event))
+    assert (code, out) == (2, "")
+    assert err.startswith("auditor: event 0 (t1) in -: event time")
+    assert err.count("\n") == 1
+    assert sim.requests == []
+
+
+def test_the_same_event_id_with_another_time_is_a_duplicate(simulate, storage, tenant):
+    simulate(tenant)
+    event = arm_event(WRITE, "Microsoft.ContainerService/managedClusters/write", ids(tenant)["aks-bare"], event_id="d1")
+    assert run("-", stdin=json.dumps(event))[1].split(": ")[1] == "deferred"
+    event["eventTime"] = "2018-07-21T10:00:00Z"  # the same event, redelivered with another time
+    assert run("-", stdin=json.dumps(event))[1].strip() == "event d1: duplicate: redelivery of a handled event"
+
+
+def test_a_storage_failure_is_named_as_storage_not_arm(simulate, storage, tenant, monkeypatch):
+    simulate(tenant)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv(
+        "AzureWebJobsStorage", re.sub(r"(TableEndpoint=http://127\.0\.0\.1:)\d+/", rf"\g<1>{closed}/", storage)
+    )
+    event = arm_event(WRITE, "Microsoft.ContainerService/managedClusters/write", ids(tenant)["aks-bare"], event_id="s1")
+    code, _, err = run("-", stdin=json.dumps(event))
+    assert code == 1
+    assert err.startswith("auditor: event s1: not handled now (the function's storage (AzureWebJobsStorage) failed")
+    assert "ARM" not in err

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.model import Cluster, FindingRecord, Status
-from auditor.notify.notices import NoticeKind, next_notice
+from auditor.notify.notices import NoticeKind, delivered, next_notice
 from auditor.rule import evaluate, unreadable
 from auditor.settings import Settings
 
@@ -32,7 +32,8 @@ def run(*steps):
     """Feed (finding, time) pairs through decide, carrying memory; return the notice kinds."""
     memory, kinds = None, []
     for finding, when in steps:
-        memory, notice = next_notice(memory, finding, when, renotify_hours=24)
+        claimed, notice = next_notice(memory, finding, when, renotify_hours=24)
+        memory = delivered(claimed, claimed) if notice else claimed
         kinds.append(notice.kind if notice else None)
     return kinds, memory
 

@@ -7,14 +7,19 @@ done after, so a redelivery of a handled event does nothing. A claim that was ne
 completed (the instance died, or the action failed and raised for a retry) is released
 or expires, so a retry is never blocked for good. Claims compare ETags, so two instances
 handling the same delivery at once cannot both act.
+
+A row the auditor cannot read (a property of another EDM type than it writes, a time that
+does not parse, a time further ahead than CLOCK_SKEW) is logged with its keys and treated as
+absent: the cluster is judged and announced afresh, the event handled afresh. Replacing such
+a row is still guarded by its ETag.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -26,15 +31,98 @@ from azure.data.tables.aio import TableClient
 
 from auditor.azure.storage import Storage
 from auditor.cooldown import FixHistory
-from auditor.events import Event
 from auditor.model import FindingRecord
 from auditor.resource_id import resource_key
 
 T = TypeVar("T")
+R = TypeVar("R")
+LOGGER = logging.getLogger("auditor")
 
 EVENTS_TABLE = "auditorevents"
 CLAIM_LEASE = timedelta(minutes=10)  # longer than one event's handling, shorter than Event Grid's retry span
 KEEP_DAYS = 3  # Event Grid retries for 24 hours; a day's margin either side
+# How far ahead of this instance's clock another instance's may run. A stored time later than
+# now + CLOCK_SKEW was not written by a sane clock: it is unreadable, so it cannot hold a claim,
+# a lease or a reminder for good.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class UnreadableRow(ValueError):
+    """A row whose properties are not what the auditor writes."""
+
+
+class Row:
+    """Typed reads of one entity's properties; anything else than what the auditor writes raises UnreadableRow.
+
+    The SDK hands back Edm.String as str, Edm.Int32 as int, Edm.DateTime as a timezone-aware
+    datetime and Edm.Int64 as an EntityProperty (azure-data-tables, _deserialize.py)."""
+
+    def __init__(self, entity: Mapping[str, Any], now: datetime) -> None:
+        self._entity = entity
+        self._latest = now + CLOCK_SKEW
+
+    def text(self, name: str) -> str:
+        value = self._entity.get(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise UnreadableRow(f"{name} is not text")
+        return value
+
+    def count(self, name: str) -> int:
+        value = self._entity.get(name)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UnreadableRow(f"{name} is not a count")
+        return value
+
+    def time(self, name: str) -> datetime | None:
+        value = self._entity.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise UnreadableRow(f"{name} is not a time")
+        if value > self._latest:
+            raise UnreadableRow(f"{name} is later than now (+{CLOCK_SKEW})")
+        return value
+
+
+async def read_row(
+    table: TableClient, partition: str, row: str, read: Callable[[Row], R], now: datetime
+) -> tuple[str | None, R | None]:
+    """(ETag, record) of one row: (None, None) when there is none; (ETag, None) when it cannot be read,
+    so it counts as absent but is replaced only if nobody changed it since."""
+    try:
+        entity = await table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None, None
+    except (ValueError, TypeError) as exc:
+        # The SDK could not decode a property (an Edm.DateTime that is no time: Azurite stores one;
+        # whether Azure Tables refuses it is not documented): read the bare row for its ETag.
+        reason = f"a property the SDK cannot decode ({type(exc).__name__})"
+        try:
+            entity = await table.get_entity(partition, row, select=["RowKey"])
+        except ResourceNotFoundError:
+            return None, None
+        _unreadable(table, partition, row, reason)
+        return str(entity.metadata["etag"]), None
+    etag = str(entity.metadata["etag"])
+    try:
+        return etag, read(Row(entity, now))
+    except UnreadableRow as exc:
+        _unreadable(table, partition, row, str(exc))
+        return etag, None
+
+
+def _unreadable(table: TableClient, partition: str, row: str, reason: str) -> None:
+    LOGGER.warning(
+        "C-0254 unreadable row in %s (PartitionKey %s, RowKey %s): %s; treated as absent",
+        table.table_name,
+        partition,
+        row,
+        reason,
+    )
 
 
 class EventClaim(StrEnum):
@@ -56,58 +144,66 @@ class EventLedger:
         return self._now or datetime.now(UTC)
 
     @staticmethod
-    def _keys(event: Event) -> tuple[str, str]:
-        """Partition by the event's own date (stable across redeliveries), so old days can be dropped."""
-        return event.time.astimezone(UTC).strftime("%Y%m%d"), event.id
+    def keys(event_id: str) -> tuple[str, str]:
+        """Keyed on the event id alone (a redelivery with another eventTime is the same event): the
+        partition is a hash of the id, spreading rows over 256 partitions. Rows of the earlier scheme
+        (PartitionKey the event's date, yyyymmdd) age out through forget_old like any other."""
+        return "e" + hashlib.sha256(event_id.encode()).hexdigest()[:2], event_id
 
-    async def claim(self, event: Event) -> EventClaim:
-        partition, row = self._keys(event)
-        entity = {"PartitionKey": partition, "RowKey": row, "State": "processing", "ClaimedAt": self._clock()}
+    async def claim(self, event_id: str) -> EventClaim:
+        partition, row = self.keys(event_id)
+        now = self._clock()
+        entity = {"PartitionKey": partition, "RowKey": row, "State": "processing", "ClaimedAt": now, "RecordedAt": now}
         try:
             await self._table.create_entity(entity)
             return EventClaim.NEW
         except ResourceExistsError:
             pass
-        try:
-            existing = await self._table.get_entity(partition, row)
-        except ResourceNotFoundError:  # released between our two calls: try once more
-            return await self.claim(event)
-        if existing.get("State") == "done":
-            return EventClaim.DONE
-        claimed_at = existing.get("ClaimedAt")
-        if isinstance(claimed_at, datetime) and self._clock() - claimed_at < CLAIM_LEASE:
-            return EventClaim.BUSY
-        try:  # a stale claim: take it over, unless someone else just did
+        etag, existing = await read_row(self._table, partition, row, _event_state, now)
+        if etag is None:  # released between our two calls: try once more
+            return await self.claim(event_id)
+        if existing is not None:
+            state, claimed_at = existing
+            if state == "done":
+                return EventClaim.DONE
+            if claimed_at is not None and now - claimed_at < CLAIM_LEASE:
+                return EventClaim.BUSY
+        try:  # a stale or unreadable claim: take it over, unless someone else just did
             await self._table.update_entity(
-                entity,
-                mode=UpdateMode.REPLACE,
-                etag=existing.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return EventClaim.BUSY
         return EventClaim.NEW
 
-    async def complete(self, event: Event) -> None:
-        partition, row = self._keys(event)
+    async def complete(self, event_id: str) -> None:
+        partition, row = self.keys(event_id)
+        now = self._clock()
         await self._table.upsert_entity(
-            {"PartitionKey": partition, "RowKey": row, "State": "done", "DoneAt": self._clock()},
+            {"PartitionKey": partition, "RowKey": row, "State": "done", "DoneAt": now, "RecordedAt": now},
             mode=UpdateMode.REPLACE,
         )
 
-    async def release(self, event: Event) -> None:
+    async def release(self, event_id: str) -> None:
         """Give the event back, so Event Grid's retry can claim it at once."""
-        partition, row = self._keys(event)
+        partition, row = self.keys(event_id)
         with contextlib.suppress(ResourceNotFoundError):
             await self._table.delete_entity(partition, row)
 
     async def forget_old(self, limit: int = 1000) -> int:
-        """Drop claims older than KEEP_DAYS (bounded per call; the next timer run continues)."""
-        cutoff = (self._clock() - timedelta(days=KEEP_DAYS)).strftime("%Y%m%d")
+        """Drop rows recorded more than KEEP_DAYS ago, and rows of the earlier date-partitioned scheme
+        older than that (bounded per call; the next timer run continues). Digits sort before the
+        hash partitions' 'e', so the date comparison never matches a current row."""
+        cutoff = self._clock() - timedelta(days=KEEP_DAYS)
+        query = "RecordedAt lt @cutoff or PartitionKey lt @day"
+        parameters = {"cutoff": cutoff, "day": cutoff.strftime("%Y%m%d")}
         removed = 0
         try:
-            async for entity in self._table.query_entities("PartitionKey lt @cutoff", parameters={"cutoff": cutoff}):
-                await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+            async for entity in self._table.query_entities(
+                query, parameters=parameters, select=["PartitionKey", "RowKey"]
+            ):
+                with contextlib.suppress(ResourceNotFoundError):
+                    await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
                 removed += 1
                 if removed >= limit:
                     break
@@ -116,13 +212,21 @@ class EventLedger:
         return removed
 
 
+def _event_state(row: Row) -> tuple[str, datetime | None]:
+    state = row.text("State")
+    if state not in {"processing", "done"}:
+        raise UnreadableRow("State is neither processing nor done")
+    row.time("DoneAt")
+    row.time("RecordedAt")
+    return state, row.time("ClaimedAt")
+
+
 FINDINGS_TABLE = "auditorfindings"
 REMEDIATIONS_TABLE = "auditorremediations"
 _ATTEMPTS = 5
-R = TypeVar("R")
 
 
-def _cluster_keys(resource_id: str) -> tuple[str, str]:
+def cluster_keys(resource_id: str) -> tuple[str, str]:
     """RowKeys cannot hold '/': the key is a hash of the case-folded ID (ARM IDs are case-insensitive)."""
     key = resource_key(resource_id)
     subscription = key.split("/")[2] if key.startswith("/subscriptions/") else "tenant"
@@ -135,7 +239,7 @@ class _ClusterRows(Generic[R]):
     def __init__(
         self,
         table: TableClient,
-        read: Callable[[Mapping[str, Any]], R],
+        read: Callable[[Row], R],
         write: Callable[[R], dict[str, Any]],
     ) -> None:
         self._table = table
@@ -143,80 +247,52 @@ class _ClusterRows(Generic[R]):
         self._write = write
 
     async def get(self, resource_id: str) -> R | None:
-        try:
-            return self._read(await self._table.get_entity(*_cluster_keys(resource_id)))
-        except ResourceNotFoundError:
-            return None
+        return (await read_row(self._table, *cluster_keys(resource_id), self._read, datetime.now(UTC)))[1]
 
     async def update(self, resource_id: str, change: Callable[[R | None], tuple[R | None, T]]) -> tuple[R | None, T]:
         """Read, apply `change`, write back unless someone else wrote in between (then read again).
 
         Returns the row as it was and what `change` returned with the row it wrote.
         """
-        partition, row = _cluster_keys(resource_id)
+        partition, row = cluster_keys(resource_id)
         for _ in range(_ATTEMPTS):
-            try:
-                entity = await self._table.get_entity(partition, row)
-            except ResourceNotFoundError:
-                entity = None
-            before = self._read(entity) if entity is not None else None
+            etag, before = await read_row(self._table, partition, row, self._read, datetime.now(UTC))
             after, result = change(before)
             if after is None or after == before:
                 return before, result
             record = {"PartitionKey": partition, "RowKey": row, "ResourceId": resource_id, **self._write(after)}
             try:
-                if entity is None:
+                if etag is None:
                     await self._table.create_entity(record)
                 else:
                     await self._table.update_entity(
-                        record,
-                        mode=UpdateMode.REPLACE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
+                        record, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
                     )
                 return before, result
-            except (ResourceExistsError, ResourceModifiedError):
-                continue  # another instance wrote first: decide again on what it wrote
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                continue  # another instance wrote (or removed it) first: decide again on what it wrote
         raise ResourceModifiedError(f"state of {resource_id} kept changing under {_ATTEMPTS} attempts")
 
 
 class FindingStore(_ClusterRows[FindingRecord]):
-    """Per-cluster FindingRecord: what was seen and what people were told."""
+    """Per-cluster FindingRecord: what was seen, what people were told, the notice being delivered."""
 
     def __init__(self, table: TableClient) -> None:
         super().__init__(table, _memory, _fields)
 
-    async def restore(self, resource_id: str, memory: FindingRecord | None, expected: FindingRecord) -> None:
-        """Undo a notification claim that could not be delivered, unless another claim replaced it since.
 
-        Only what people were told is rolled back; what was seen stays.
-        """
-        told = memory or FindingRecord()
-
-        def back(current: FindingRecord | None) -> tuple[FindingRecord | None, None]:
-            claimed = (expected.notified_status, expected.notified_hash, expected.last_notified_at)
-            if current is None or (current.notified_status, current.notified_hash, current.last_notified_at) != claimed:
-                return current, None
-            undone = replace(
-                current,
-                notified_status=told.notified_status,
-                notified_hash=told.notified_hash,
-                last_notified_at=told.last_notified_at,
-            )
-            return undone, None
-
-        await self.update(resource_id, back)
-
-
-def _memory(entity: Mapping[str, Any]) -> FindingRecord:
+def _memory(row: Row) -> FindingRecord:
     return FindingRecord(
-        status=str(entity.get("Status") or ""),
-        first_failed_at=entity.get("FirstFailedAt"),
-        notified_status=str(entity.get("NotifiedStatus") or ""),
-        notified_hash=str(entity.get("NotifiedHash") or ""),
-        last_notified_at=entity.get("LastNotifiedAt"),
-        severity=str(entity.get("Severity") or ""),
-        change=str(entity.get("Change") or ""),
+        status=row.text("Status"),
+        first_failed_at=row.time("FirstFailedAt"),
+        notified_status=row.text("NotifiedStatus"),
+        notified_hash=row.text("NotifiedHash"),
+        last_notified_at=row.time("LastNotifiedAt"),
+        severity=row.text("Severity"),
+        change=row.text("Change"),
+        pending_status=row.text("PendingStatus"),
+        pending_hash=row.text("PendingHash"),
+        pending_at=row.time("PendingAt"),
     )
 
 
@@ -227,11 +303,16 @@ def _fields(memory: FindingRecord) -> dict[str, Any]:
         "NotifiedHash": memory.notified_hash,
         "Severity": memory.severity,
         "Change": memory.change,  # a few hundred characters of JSON: far below a property's 64 KiB
+        "PendingStatus": memory.pending_status,
+        "PendingHash": memory.pending_hash,
     }
-    if memory.first_failed_at is not None:
-        fields["FirstFailedAt"] = memory.first_failed_at
-    if memory.last_notified_at is not None:
-        fields["LastNotifiedAt"] = memory.last_notified_at
+    for name, value in (
+        ("FirstFailedAt", memory.first_failed_at),
+        ("LastNotifiedAt", memory.last_notified_at),
+        ("PendingAt", memory.pending_at),
+    ):
+        if value is not None:
+            fields[name] = value
     return fields
 
 
@@ -248,12 +329,12 @@ class RemediationLedger(_ClusterRows[FixHistory]):
         return cls(table)
 
 
-def _history(entity: Mapping[str, Any]) -> FixHistory:
+def _history(row: Row) -> FixHistory:
     return FixHistory(
-        fixed_at=entity.get("FixedAt"),
-        setting=str(entity.get("Setting") or ""),
-        undone=int(entity.get("Undone") or 0),
-        undone_at=entity.get("UndoneAt"),
+        fixed_at=row.time("FixedAt"),
+        setting=row.text("Setting"),
+        undone=row.count("Undone"),
+        undone_at=row.time("UndoneAt"),
     )
 
 

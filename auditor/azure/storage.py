@@ -30,6 +30,13 @@ from auditor.settings import ConfigError, Settings
 PREFIX = "AzureWebJobsStorage"
 
 
+class StorageFailed(Exception):
+    """The function's storage account failed a call: said as such, not as an ARM failure."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the function's storage ({PREFIX}) failed: {what}")
+
+
 @dataclass(frozen=True, slots=True)
 class StorageTarget:
     """Where the function's storage account is and how to reach it (connection string or identity)."""
@@ -130,17 +137,21 @@ class Storage:
         if self._session is None:
             raise RuntimeError("Storage used outside 'async with'")
         egress = Egress.to("the function's storage account", self._target.endpoints(), *self._bounds)
-        return {
-            "transport": GuardedTransport(egress, self._session),
-            "permit_redirects": False,
-            "retry_total": transport.RETRIES,
-        }
+        return {"transport": GuardedTransport(egress, self._session), "permit_redirects": False}
+
+    def _queue_options(self) -> dict[str, Any]:
+        """The queue SDK's ExponentialRetry waits 15 s, then 18 s, by default (it takes these keywords from
+        the client's): 1 s, 3 s, 5 s instead, near the run's other numbers."""
+        return {**self._options(), "retry_total": transport.RETRIES, "initial_backoff": 1, "increment_base": 2}
+
+    def _table_options(self) -> dict[str, Any]:
+        return {**self._options(), "retry_total": transport.RETRIES, "retry_backoff_factor": transport.BACKOFF_FACTOR}
 
     def queue(self, name: str) -> QueueClient:
         encode = TextBase64EncodePolicy()
         if self._target.connection_string:
             client = QueueClient.from_connection_string(
-                self._target.connection_string, name, message_encode_policy=encode, **self._options()
+                self._target.connection_string, name, message_encode_policy=encode, **self._queue_options()
             )
         else:
             client = QueueClient(
@@ -148,20 +159,20 @@ class Storage:
                 name,
                 credential=self._credential,
                 message_encode_policy=encode,
-                **self._options(),
+                **self._queue_options(),
             )
         self._clients.append(client)
         return client
 
     def table(self, name: str) -> TableClient:
         if self._target.connection_string:
-            client = TableClient.from_connection_string(self._target.connection_string, name, **self._options())
+            client = TableClient.from_connection_string(self._target.connection_string, name, **self._table_options())
         else:
             client = TableClient(
                 self._target.table_url,
                 name,
                 credential=self._credential,  # type: ignore[arg-type]
-                **self._options(),
+                **self._table_options(),
             )
         self._clients.append(client)
         return client

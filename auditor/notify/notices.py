@@ -3,6 +3,12 @@
 With recorded state (docs/reference.md, "Notifications"), Teams and email speak on changes only: a new failure
 (or a failure whose reasons changed), a reminder after AUDITOR_RENOTIFY_HOURS, and a
 resolution. Without state (a CLI run), every failing finding is a notice.
+
+A notice is recorded in two phases, so none is lost: deciding it writes a pending claim
+(`pending_*`, with the time it was made), delivering it commits the claim to what people were
+told (`delivered`), failing to deliver it drops the claim (`undelivered`). A claim whose run
+died is taken over once NOTICE_LEASE has passed, so the notice is sent at least once; if the
+run died after delivering but before committing, it is sent twice.
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ from auditor.attribution import sentence
 from auditor.model import Finding, FindingRecord, RemediationResult, Status
 
 NEEDS_ACTION = frozenset({Status.FAIL, Status.ERROR})
+# How long a claimed notice is left to the run that claimed it: longer than a run takes from claiming
+# to delivering (a scan of the tenant, then Teams and SMTP), shorter than the hourly scan schedule's
+# two runs, so a dead run's notice goes out on the run after next at the latest.
+NOTICE_LEASE = timedelta(minutes=45)
 
 
 class NoticeKind(StrEnum):
@@ -58,6 +68,9 @@ def next_notice(
     if failing:
         first_failed = before.first_failed_at if was_failing and before.first_failed_at else now
     seen = replace(before, status=str(finding.status), first_failed_at=first_failed)
+    if before.pending_at is not None and now - before.pending_at < NOTICE_LEASE:
+        return seen, None  # another run claimed a notice of this cluster and is delivering it
+    seen = replace(seen, pending_status="", pending_hash="", pending_at=None)  # a dead run's claim, if any
     if not speaks:
         return seen, None
     told_failing = before.notified_status in NEEDS_ACTION
@@ -73,8 +86,37 @@ def next_notice(
         kind = NoticeKind.RESOLVED
     if kind is None:
         return seen, None
-    told = replace(seen, notified_status=str(finding.status), notified_hash=digest, last_notified_at=now)
-    return told, Notice(finding, kind, first_failed)
+    claimed = replace(seen, pending_status=str(finding.status), pending_hash=digest, pending_at=now)
+    return claimed, Notice(finding, kind, first_failed)
+
+
+def _holds(record: FindingRecord | None, claim: FindingRecord) -> bool:
+    """The record still carries this claim (no later run took it over after its lease)."""
+    return record is not None and (record.pending_hash, record.pending_at) == (claim.pending_hash, claim.pending_at)
+
+
+def delivered(record: FindingRecord | None, claim: FindingRecord) -> FindingRecord | None:
+    """The record once the notice claimed in `claim` was delivered: the claim becomes what people were
+    told. None (nothing to write) when the claim is no longer there."""
+    if record is None or not _holds(record, claim):
+        return None
+    return replace(
+        record,
+        notified_status=record.pending_status,
+        notified_hash=record.pending_hash,
+        last_notified_at=record.pending_at,
+        pending_status="",
+        pending_hash="",
+        pending_at=None,
+    )
+
+
+def undelivered(record: FindingRecord | None, claim: FindingRecord) -> FindingRecord | None:
+    """The record once the notice claimed in `claim` could not be delivered: the claim is dropped, so the
+    next run decides it again at once. None when the claim is no longer there."""
+    if record is None or not _holds(record, claim):
+        return None
+    return replace(record, pending_status="", pending_hash="", pending_at=None)
 
 
 def who_changed(notice: Notice, now: datetime | None) -> str:
