@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import pytest
 from azure.data.tables import TableClient
-from support import every_channel, run_cli
+from support import WORKSPACE, every_channel, run_cli
 
 from auditor.azure.credentials import invocation_credential
 from auditor.azure.state import FINDINGS_TABLE, cluster_keys
@@ -213,3 +213,34 @@ def test_storage_dying_mid_scan_costs_one_failure_not_one_per_cluster(simulate, 
     # One call per cluster with its retries would be about 97 * (RETRIES + 1) = 388 connections.
     assert after <= 2 * _RECORDS_IN_FLIGHT * (RETRIES + 1)
     assert elapsed < 20
+
+
+def test_wrong_storage_with_remediation_on_still_reports_and_each_fix_fails_saying_why(teams, storage, monkeypatch):
+    monkeypatch.setenv("AzureWebJobsStorage", through(storage, closed_port()))
+    monkeypatch.setenv("AUDITOR_REMEDIATION_MODE", "dry-run")
+    monkeypatch.setenv("AUDITOR_REMEDIATION_WORKSPACE_ID", WORKSPACE)
+    started = time.monotonic()
+    code, out, err = run_cli("scan", "--output", "json")
+    assert time.monotonic() - started < 30
+    assert code == 1
+    (finding,) = json.loads(out)["findings"]
+    assert finding["remediation"]["result"] == "failed"
+    assert "the remediation ledger" in finding["remediation"]["reason"]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", [Mode.HANG, Mode.TRICKLE])
+def test_storage_that_hangs_or_trickles_costs_bounded_time_and_hides_no_finding(teams, storage, monkeypatch, mode):
+    with TcpProxy(table_port(storage)) as proxy:
+        proxy.mode = mode
+        monkeypatch.setenv("AzureWebJobsStorage", through(storage, proxy.port))
+        monkeypatch.setenv("AUDITOR_HTTP_TIMEOUT_SECONDS", "0.5")
+        started = time.monotonic()
+        code, out, err = run_cli("scan", "--output", "json")
+        elapsed = time.monotonic() - started
+    # Each attempt ends at 0.5 s however slowly storage answers; 4 attempts and their backoff, for the one
+    # call the breaker lets through.
+    assert elapsed < 30
+    assert code == 1
+    assert [f["name"] for f in json.loads(out)["findings"]] == ["aks-bad"]
+    assert "state storage (AzureWebJobsStorage) failed" in err

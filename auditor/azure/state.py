@@ -29,7 +29,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from auditor.azure.storage import Storage
+from auditor.azure.storage import Storage, StorageFailed
 from auditor.cooldown import FixHistory
 from auditor.model import FindingRecord
 from auditor.resource_id import resource_key
@@ -324,9 +324,26 @@ class RemediationLedger(_ClusterRows[FixHistory]):
 
     @classmethod
     async def open(cls, storage: Storage) -> RemediationLedger:
+        """The ledger, or, when its table cannot be reached, one that answers every call with that
+        failure at once: each remediation then fails saying why, and no cluster pays a retry cycle."""
         table = storage.table(REMEDIATIONS_TABLE)
-        await storage.ensure_table(table)
+        try:
+            await storage.ensure_table(table)
+        except Exception as exc:
+            return _UnreachableLedger(table, StorageFailed(f"the remediation ledger: {type(exc).__name__}"))
         return cls(table)
+
+
+class _UnreachableLedger(RemediationLedger):
+    def __init__(self, table: TableClient, failure: StorageFailed) -> None:
+        super().__init__(table)
+        self._failure = failure
+
+    async def get(self, resource_id: str) -> FixHistory | None:
+        raise self._failure
+
+    async def update(self, resource_id: str, change: Callable[[FixHistory | None], tuple[FixHistory | None, T]]) -> Any:
+        raise self._failure
 
 
 def _history(row: Row) -> FixHistory:
