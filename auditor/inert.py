@@ -42,10 +42,10 @@ T = TypeVar("T")
 _ACTING = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: part of ordinary text in many scripts
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 
-def acts(character: str) -> bool:
+def _acts(character: str) -> bool:
     """Whether a character does something to a terminal, a viewer or the text around it."""
     return unicodedata.category(character) in _ACTING and character not in _JOINERS
 
@@ -54,7 +54,7 @@ def inert(text: str) -> str:
     """`text` with every acting character spelled out; printable text comes back as it is."""
     if text.isprintable():  # the common case, in C: no control, format or separator character
         return text
-    return "".join(_spelled(character) if acts(character) else character for character in text)
+    return "".join(_spelled(character) if _acts(character) else character for character in text)
 
 
 def inert_lines(text: str) -> str:
@@ -112,7 +112,7 @@ class InertRecords(logging.Filter):
         return True
 
 
-def _traceback(exc_info: ExcInfo) -> str:
+def _traceback(exc_info: _ExcInfo) -> str:
     """The traceback line by line, each exception's message (which may quote Azure) wholly inert: a line
     break in it must not start a line that reads as a record of its own."""
     text = logging.Formatter().formatException(exc_info)
