@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TextIO
 from auditor.azure.errors import describe
 from auditor.azure.storage import StorageFailed, StorageTarget
 from auditor.events import MalformedEvent, load_events, parse_event
+from auditor.inert import inert
 from auditor.model import Finding, Status
 from auditor.notify.dispatch import Delivery
 from auditor.pipeline import ScanFailed, run_scan
@@ -95,10 +96,10 @@ def main(
             )
         return asyncio.run(scan_command(settings, args.output, out, err, args.out))
     except (UsageError, ConfigError, MalformedEvent) as exc:
-        print(f"auditor: {exc}", file=err)
+        print(f"auditor: {inert(str(exc))}", file=err)  # it may quote an event or ARM
         return EXIT_USAGE
     except ScanFailed as exc:
-        print(f"auditor: {exc}", file=err)
+        print(f"auditor: {inert(str(exc))}", file=err)  # it may quote an event or ARM
         return EXIT_FINDINGS
     except KeyboardInterrupt:
         print("auditor: interrupted", file=err)
@@ -125,7 +126,7 @@ async def scan_command(settings: Settings, output: str, out: TextIO, err: TextIO
         print(f"auditor: wrote {output} report to {path}", file=err)
     delivered = _delivery_line(outcome.delivery)
     if delivered:
-        print(f"auditor: {delivered}", file=err)
+        print(f"auditor: {inert(delivered)}", file=err)
     failing = outcome.result.failing() or bool(outcome.delivery.errors)
     return EXIT_FINDINGS if failing else EXIT_OK
 

@@ -42,7 +42,9 @@ class Fault:
     other statuses only when `retry_after` is set). `method` None matches any method. `times`
     None fires forever, else that many times; `after` lets that many matching requests through first.
     `probability` < 1 fires at random (`seed` makes it repeatable). `flat` answers the error body without
-    the "error" wrapper, as microsoft.insights does. `fired` counts the requests it answered.
+    the "error" wrapper, as microsoft.insights does. `message` is the error body's message (by default
+    "Simulated failure (<match>)."): served as given, control characters and all, since the auditor must
+    treat whatever answers at ARM's endpoint as untrusted. `fired` counts the requests it answered.
     """
 
     match: str
@@ -60,6 +62,7 @@ class Fault:
     seed: int | None = None
     after: int = 0  # let this many matching requests through first (e.g. fail the second page of a list)
     flat: bool = False
+    message: str | None = None
     fired: int = field(default=0, init=False)
     _passed: int = field(default=0, init=False, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)

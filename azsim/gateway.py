@@ -233,7 +233,8 @@ class Gateway:
                 if fault.hang or fault.reset or not fault.status:
                     return True, None
                 answer = flat_error if fault.flat else error
-                response = answer(fault.status, error_code(fault.status), f"Simulated failure ({fault.match}).")
+                message = f"Simulated failure ({fault.match})." if fault.message is None else fault.message
+                response = answer(fault.status, error_code(fault.status), message)
                 response.headers.update(fault.headers())
                 return True, response
         return False, None

@@ -1,4 +1,5 @@
-"""Ready-made tenants: a small believable one for the demo and a large deterministic one for benchmarks.
+"""Ready-made tenants: a small believable one for the demo, a large deterministic one for benchmarks, and a
+hostile one whose every text carries control characters.
 
 GUIDs are fixed (demo) or drawn from a seeded generator (scale) so output is stable from run to run.
 """
@@ -7,6 +8,7 @@ import random
 import uuid
 from typing import Any
 
+from azsim.principals import SimPrincipal, user
 from azsim.tenant import SimCluster, Tenant
 
 DEMO_TENANT_ID = "3f8e9c1a-6b2d-4e7f-a1c5-0d9b8e7f6a54"
@@ -183,6 +185,36 @@ def demo_tenant() -> Tenant:
 
     legacy.add_cluster("aks-legacy-batch", "rg-legacy", "westeurope", _tags("production", "ops@contoso.com", "CC-0001"))
     return tenant
+
+
+# What a hostile answer at ARM's endpoint may carry in any text: a colour sequence painting a fake PASS, a
+# carriage return and line feed, an OSC sequence that retitles the terminal, C1 CSI (U+009B) and OSC (U+009D)
+# introducers, DEL, a bidi override and an isolate, a line separator, a zero-width space, a lone surrogate.
+HOSTILE = "\x1b[32mPASS\x1b[0m\r\n\x1b]0;owned\x07\x9b2J\x9d0;t\x9c\x7f\u202egnp.exe\u2066x\u2069\u2028\u200b\ud800"
+HOSTILE_CALLER = user("5e1c0b7a-2d3f-4a6b-8c9d-0e1f2a3b4c5d", f"Mallory{HOSTILE}", f"mallory{HOSTILE}@contoso.com")
+
+
+def hostile_tenant(workspace: str = WORKSPACE) -> tuple[Tenant, SimPrincipal]:
+    """Control characters (HOSTILE) in a subscription's display name, tags, an exemption tag, a setting's
+    name, a workspace ID, a cluster name ARM's naming rules forbid, and a caller's name (the principal is
+    returned: a test deletes aks-dropped's setting as it, for the Activity Log and an event). Real ARM
+    refuses or never says most of it, but the auditor must take whatever answers at ARM's endpoint as
+    untrusted. A resource group with a non-ASCII name stays readable beside them. Clusters send to
+    `workspace` (a test's); an ARM error message is a Fault's (`Fault(message=HOSTILE)`)."""
+    tenant = Tenant(DEMO_TENANT_ID)
+    tenant.add_principal(HOSTILE_CALLER)
+    subscription = tenant.add_subscription(f"Contoso{HOSTILE}", PRODUCTION)
+    tagged = subscription.add_cluster(
+        "aks-tagged", "rg-analytics-münchen", tags={"owner": HOSTILE, "aks-audit-exempt": f"2026-12-31{HOSTILE}"}
+    )
+    tagged.set_setting(f"audit{HOSTILE}", setting(log_entries("kube-audit"), workspace))
+    elsewhere = subscription.add_cluster("aks-elsewhere", "rg-analytics-münchen")
+    elsewhere.set_setting("audit", setting(log_entries(*AUDIT), f"{workspace}{HOSTILE}"))
+    subscription.add_cluster(f"aks{HOSTILE}", "rg-analytics-münchen")
+    subscription.add_cluster("aks-unreadable", "rg-analytics-münchen")
+    dropped = subscription.add_cluster("aks-dropped", "rg-analytics-münchen")
+    dropped.set_setting("audit-to-law", setting(log_entries(*AUDIT), workspace))  # an event says who deleted it
+    return tenant, HOSTILE_CALLER
 
 
 def scale_tenant(

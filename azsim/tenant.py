@@ -13,6 +13,11 @@ Each stored setting keeps when it was created and last changed (ARM's `systemDat
 test stands for one made long before the scan (30 days by default), one PUT through the API is new.
 Destinations (workspaces, storage accounts, Event Hubs, partner resources) are kept by resource ID
 apart from the subscriptions (azsim/destinations.py).
+
+Names, display names and tags are stored and served as a test gives them, by no naming rule: the auditor
+must take whatever answers at ARM's endpoint as untrusted, control characters included (real ARM refuses
+most of them in names at creation, not in tags), and judges names by ARM's rules itself
+(auditor/resource_id.py). azsim.samples.hostile_tenant() builds such a tenant.
 """
 
 import copy

@@ -25,6 +25,7 @@ PURE = {
     "auditor.destinations",
     "auditor.events",
     "auditor.fixes",
+    "auditor.inert",
     "auditor.messages",
     "auditor.model",
     "auditor.notify.cards",
@@ -121,3 +122,15 @@ def test_one_credential_per_invocation_is_built_in_one_place():
     # Besides the invocation's credential, only a storage identity named apart gets one of its own.
     assert calls("default_credential") == {"auditor.azure.credentials", "auditor.azure.storage"}
     assert calls("invocation_credential") == {"auditor.pipeline", "auditor.reactions", "auditor.triggers"}
+
+
+def test_the_auditor_logs_to_its_one_logger_whose_filter_makes_records_inert():
+    """A logger's filter sees only records logged to that very logger, not a child's (`auditor.x`)
+    propagating to it: every getLogger of the auditor and the function app names `auditor` itself."""
+    names = set()
+    for path in [*PACKAGE.rglob("*.py"), ROOT / "function_app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "getLogger" and node.args:
+                argument = node.args[0]
+                names.add(argument.value if isinstance(argument, ast.Constant) else ast.unparse(argument))
+    assert names - {"azure"} == {"auditor", "__name__"}  # __name__: auditor/__init__.py, which is `auditor`

@@ -4,7 +4,8 @@ They are posted to a Workflows "When a Teams webhook request is received" URL.
 Teams renders card version 1.4 on every client, refuses posts over about 28 KB, and reads
 TextBlock and Fact text as markdown. So every message is measured and a digest is split
 into parts, and every string that comes from Azure (names, resource groups, reasons) is
-escaped: a cluster named `*x* [y](https://evil)` must read literally, not become a link.
+made inert (auditor/inert.py) and escaped: a cluster named `*x* [y](https://evil)` must read
+literally, not become a link.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.control import AppliedControl
+from auditor.inert import shown
 from auditor.model import Finding, Fixes, Remediation, RemediationResult, Severity, Status
 from auditor.notify.notices import Notice, NoticeKind, who_changed
 
@@ -90,6 +92,8 @@ def notice_card(
 ) -> dict[str, Any]:
     """The card for one cluster; reasons beyond what fits in MAX_MESSAGE_BYTES are counted, not listed.
     `now` makes the change's time relative ("2 minutes ago"); without it the card gives the time."""
+    notice = shown(notice)
+    subscription_name = shown(subscription_name)
     finding = notice.finding
     reasons = [_clip(reason, _MAX_REASON_CHARS) for reason in finding.reasons]
 
@@ -120,7 +124,8 @@ def digest_messages(
     parts as needed ("part 2 of 3"). No notice is ever dropped; an item's reasons are cut to
     _MAX_DIGEST_REASONS_CHARS ("…"), so any single item fits a part with room to spare.
     """
-    ordered = sorted(notices, key=lambda notice: _digest_order(notice, subscription_names))
+    subscription_names = shown(subscription_names)
+    ordered = sorted(map(shown, notices), key=lambda notice: _digest_order(notice, subscription_names))
     counts = {kind: sum(1 for notice in ordered if notice.kind is kind) for kind in NoticeKind}
     to_act_on = (summary.get("fail", 0), summary.get("error", 0))  # failing, cannot be checked
     # Reserve the widest "part n of m" while packing; the real numbers are never longer.

@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 
 from auditor.azure.transport import ssl_context
 from auditor.control import AppliedControl
+from auditor.inert import shown
 from auditor.notify.notices import Notice, NoticeKind, who_changed
 from auditor.report.table import remediation_line
 from auditor.settings import SmtpSettings
@@ -42,7 +43,8 @@ def compose(
     control: AppliedControl,
     now: datetime | None = None,
 ) -> EmailMessage:
-    """One message for a run's notices; the text and HTML parts say the same thing."""
+    """One message for a run's notices; the text and HTML parts say the same thing, text from Azure inert
+    in both (auditor/inert.py: HTML escaping alone leaves control and bidi characters)."""
     now = now or datetime.now(UTC)
     why = control.why_it_matters()
     message = EmailMessage()
@@ -51,7 +53,8 @@ def compose(
     message["To"] = ", ".join(smtp.recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=smtp.sender.split("@")[-1])
-    ordered = sorted(notices, key=lambda n: list(NoticeKind).index(n.kind))
+    ordered = [shown(n) for n in sorted(notices, key=lambda n: list(NoticeKind).index(n.kind))]
+    names = shown(names)
     message.set_content(_text(ordered, names, why, now))
     message.add_alternative(_html(ordered, names, why, now), subtype="html")
     return message

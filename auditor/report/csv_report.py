@@ -3,8 +3,9 @@
 A cell lists several values in two ways. `missingCategories` joins category names with `;`
 (ARM category names hold none). `reasons` puts one reason per line: a line break inside a
 quoted cell is plain RFC 4180 and reads back unchanged, spreadsheets show it as lines of one
-cell, and no reason holds one, because a line break inside a reason becomes a space. A `; `
-would not do: reasons themselves say "…; setting x lists it but disabled".
+cell, and no reason holds one, because text from Azure is inert (auditor/inert.py: a line
+break inside a reason reads `\\n`). A `; ` would not do: reasons themselves say "…; setting x
+lists it but disabled".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import re
 from collections.abc import Mapping
 
+from auditor.inert import shown
 from auditor.model import Finding
 from auditor.report.document import ScanResult, reading_order
 
@@ -50,8 +52,9 @@ def render_csv(result: ScanResult, subscription_names: Mapping[str, str]) -> str
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
+    names = shown(subscription_names)
     for finding in sorted(result.findings, key=reading_order):
-        writer.writerow([defuse(cell) for cell in _cells(finding, subscription_names)])
+        writer.writerow([defuse(cell) for cell in _cells(shown(finding), names)])
     return out.getvalue()
 
 
@@ -76,7 +79,7 @@ def _cells(finding: Finding, subscription_names: Mapping[str, str]) -> tuple[str
         subscription_names.get(finding.subscription_id, ""),
         finding.location,
         ";".join(finding.missing_categories),
-        REASON_SEPARATOR.join(" ".join(reason.splitlines()) for reason in finding.reasons),
+        REASON_SEPARATOR.join(finding.reasons),
         finding.portal_url,
         finding.resource_id,
     )

@@ -3,8 +3,10 @@
 Everything is inline (CSS, script, SVG chart), so the file works offline and loads nothing.
 A Content-Security-Policy allows exactly the packaged style and script, by hash (a nonce
 would make the output differ run to run), so text from Azure that slips into markup could
-still not run. It does not slip in: every value from Azure goes through `html.escape`, and
-the script reads the rendered table through the DOM instead of receiving data as code.
+still not run. It does not slip in: every value from Azure is made inert (auditor/inert.py:
+no control or bidi character reorders or hides what the page says) and goes through
+`html.escape`, and the script reads the rendered table through the DOM instead of receiving
+data as code.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from html import escape
 
 from auditor.attribution import sentence
 from auditor.control import AppliedControl
+from auditor.inert import shown
 from auditor.model import Finding, Fixes, Status
 from auditor.report.document import SEVERITY_ORDER, ScanResult, reading_order
 
@@ -42,8 +45,9 @@ def render_html(result: ScanResult, subscription_names: Mapping[str, str]) -> st
             "form-action 'none'",
         )
     )
-    findings = sorted(result.findings, key=reading_order)
-    names = {f.subscription_id: subscription_names.get(f.subscription_id) or f.subscription_id for f in findings}
+    findings = [shown(finding) for finding in sorted(result.findings, key=reading_order)]
+    known = shown(subscription_names)
+    names = {f.subscription_id: known.get(f.subscription_id) or f.subscription_id for f in findings}
     control = result.control.control
     title = f"{control.subject}: {control.benchmark} {control.item} / {control.id}"
     return f"""<!DOCTYPE html>

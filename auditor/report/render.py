@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from auditor.inert import shown
 from auditor.model import Finding
 from auditor.reactions import Outcome
 from auditor.report.csv_report import render_csv
@@ -50,7 +51,7 @@ def render_outcomes(outcomes: Sequence[Outcome], output: str, terminal: TextIO |
         ]
         return json.dumps({"events": document}, indent=2) + "\n"
     lines = []
-    for outcome in outcomes:
+    for outcome in map(shown, outcomes):  # the event's own text and the finding's, inert
         lines.append(f"event {outcome.event_id}: {outcome.result}: {outcome.detail}")
         if outcome.finding is not None:
             lines.append(

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from auditor import __version__
 from auditor.attribution import sentence
 from auditor.control import AppliedControl, Control
+from auditor.inert import shown
 from auditor.model import Finding, Severity, Status
 from auditor.report.document import ScanResult, reading_order
 from auditor.resource_id import resource_key
@@ -190,7 +191,7 @@ def _utc(result: ScanResult) -> str:
 
 def fingerprint(resource_id: str) -> str:
     """SHA-256 of the case-folded resource ID: ARM returns IDs in varying case between calls."""
-    return hashlib.sha256(resource_key(resource_id).encode("utf-8")).hexdigest()
+    return hashlib.sha256(resource_key(resource_id).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def artifact_uri(resource_id: str) -> str:
@@ -199,12 +200,18 @@ def artifact_uri(resource_id: str) -> str:
     SARIF locations must be URIs and code scanning anchors an alert to a path; a cluster has
     no file, so its ID (leading slash dropped, so no viewer takes it for an absolute path on
     the build machine) stands in. Each segment is percent-encoded: resource group names may
-    hold parentheses and other characters a URI reference cannot carry raw.
+    hold parentheses and other characters a URI reference cannot carry raw (and a hostile answer a
+    lone surrogate, which UTF-8 cannot encode: surrogatepass, here and in the fingerprint).
     """
-    return "/".join(quote(segment, safe="") for segment in resource_id.strip().strip("/").split("/"))
+    return "/".join(
+        quote(segment, safe="", errors="surrogatepass") for segment in resource_id.strip().strip("/").split("/")
+    )
 
 
-def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
+def _result(exact: Finding, rule_id: str) -> dict[str, Any]:
+    """Viewers render a result's text, so text from Azure is inert in it (auditor/inert.py); the location
+    and the fingerprint keep the exact ID (percent-encoded in the URI, hashed in the fingerprint)."""
+    finding = shown(exact)
     return {
         "ruleId": rule_id,
         "ruleIndex": 0,
@@ -214,7 +221,7 @@ def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
             {
                 # Code scanning needs a start line to place an alert; a cluster has no lines.
                 "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(finding.resource_id)},
+                    "artifactLocation": {"uri": artifact_uri(exact.resource_id)},
                     "region": {"startLine": 1},
                 },
                 "logicalLocations": [
@@ -222,7 +229,7 @@ def _result(finding: Finding, rule_id: str) -> dict[str, Any]:
                 ],
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding.resource_id)},
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(exact.resource_id)},
         "properties": {
             **_severity(finding),
             "status": str(finding.status),

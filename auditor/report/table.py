@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from auditor.attribution import sentence
+from auditor.inert import shown
 from auditor.model import Finding, Remediation, RemediationAction, Status
 from auditor.report.document import ScanResult, reading_order
 from auditor.rule import NON_ASCII_NOTE
@@ -14,7 +15,9 @@ _HEADERS = ("STATUS", "CLUSTER", "RESOURCE GROUP", "SUBSCRIPTION", "DETAIL")
 
 
 def render_table(result: ScanResult, subscription_names: Mapping[str, str], colour: bool, width: int | None) -> str:
-    ordered = sorted(result.findings, key=reading_order)
+    """Text from Azure is inert (auditor/inert.py); the only escape sequences are the STATUS colours."""
+    ordered = [shown(finding) for finding in sorted(result.findings, key=reading_order)]
+    subscription_names = shown(subscription_names)
     rows = [
         (
             str(finding.status).upper(),
