@@ -11,11 +11,12 @@ import json
 import time
 
 import pytest
-from support import ROOT, STORAGE, arm_event, audit_setting, react, run_cli, scan_json, statuses
+from support import ROOT, STORAGE, arm_event, audit_setting, every_channel, react, run_cli, scan_json, statuses
 
 from auditor.azure.egress import origin_allowed
 from auditor.settings import Settings
 from azsim import Fault, Tenant
+from azsim.proxy import Mode, TcpProxy
 
 AUDIT = ("kube-audit", "kube-audit-admin")
 CLUSTERS = r"/providers/Microsoft\.ContainerService/managedClusters$"
@@ -68,6 +69,8 @@ def test_the_activity_log_whose_next_link_leaves_the_host_is_not_followed(simula
     _code, document = scan_json()
     assert statuses(document) == {"aks-0": "fail"}
     assert sim.count(contains="/eventtypes/management/values") == 1  # asked, its foreign next page not
+    (finding,) = document["findings"]
+    assert "the Activity Log was not read to its end (page 1: its nextLink points at another host" in str(finding)
     no_token_left_home(sim)
 
 
@@ -259,3 +262,23 @@ def test_a_blob_endpoint_host_that_is_not_a_host_pattern_is_one_line_and_exit_2(
 )
 def test_a_blob_endpoint_is_allowed_only_on_its_pattern_scheme_and_port(url, allowed):
     assert origin_allowed(url, ("127.0.0.1:8443",)) is allowed
+
+
+def test_a_mail_server_that_trickles_cannot_stretch_the_email(simulate, smtp, tmp_path, monkeypatch):
+    tenant = Tenant()
+    tenant.add_subscription("Production").add_cluster("aks-bad", "rg")  # fails: no settings
+    sim = simulate(tenant)
+    for name, value in every_channel(sim, smtp, tmp_path / "ca.pem", "secops@contoso.com").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AUDITOR_TEAMS_WEBHOOK_URL")
+    monkeypatch.setenv("AUDITOR_HTTP_TIMEOUT_SECONDS", "0.5")  # smtplib's per-operation timeout
+    with TcpProxy(smtp.port, trickle_seconds=0.3) as proxy:  # each byte well within 0.5 s, the whole never
+        proxy.mode = Mode.TRICKLE
+        monkeypatch.setenv("AUDITOR_SMTP_PORT", str(proxy.port))
+        started = time.monotonic()
+        code, _out, err = run_cli("scan")
+        elapsed = time.monotonic() - started
+    assert elapsed < 20  # the conversation's deadline: 4 x 0.5 s and the backoff, about 5.5 s
+    assert code == 1
+    assert f"email via 127.0.0.1:{proxy.port} failed" in err
+    assert smtp.messages == []

@@ -82,12 +82,16 @@ class ActivityLog:
         cluster = resource_key(finding.resource_id)
         newest: tuple[datetime, Caller, str] | None = None
         created: tuple[datetime, Caller] | None = None
+        unread = ""  # why the listing stopped early, if it did
         pages = 0
         try:
             async for item in iter_values(
                 self._connection.clusters(), f"{path}/values", API_VERSION, self._connection.arm_endpoint, query
             ):
-                if not isinstance(item, Item) or not isinstance(item.value, dict):
+                if not isinstance(item, Item):  # a page that could not be read, or a link not followed
+                    unread = unread or f"page {item.page}: {item.problem}"
+                    continue
+                if not isinstance(item.value, dict):
                     continue
                 pages = item.page
                 if pages > MAX_PAGES:
@@ -110,6 +114,8 @@ class ActivityLog:
             return _unknown(f"the Activity Log could not be read ({reason})")
         if newest is not None:
             return change_of(newest[1], ChangeSource.ACTIVITY_LOG, self._privacy, newest[2])
+        if unread:  # what was not read may hold the change: say so rather than "nothing found"
+            return _unknown(f"the Activity Log was not read to its end ({unread})")
         if not finding.evidence:  # no setting now, and none changed in the window: whoever created it
             if created is not None:
                 return change_of(created[1], ChangeSource.ACTIVITY_LOG, self._privacy)

@@ -7,14 +7,17 @@ port 465) uses the same trust as every other connection (REQUESTS_CA_BUNDLE / SS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import smtplib
+import socket
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from auditor.azure.transport import ssl_context
+from auditor.azure.transport import call_budget, ssl_context
 from auditor.control import AppliedControl
 from auditor.inert import shown
 from auditor.notify.notices import Notice, NoticeKind, who_changed
@@ -126,19 +129,38 @@ def _html(notices: Sequence[Notice], names: Mapping[str, str], why: str, now: da
 
 
 async def send(message: EmailMessage, smtp: SmtpSettings, socket_timeout: float) -> None:
-    await asyncio.to_thread(_send, message, smtp, socket_timeout)
+    """Send in a worker thread (smtplib blocks); the whole conversation ends within call_budget."""
+    await asyncio.to_thread(_send, message, smtp, socket_timeout, call_budget(socket_timeout))
 
 
-def _send(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> None:
+def _send(message: EmailMessage, smtp: SmtpSettings, timeout: float, deadline: float) -> None:
+    """smtplib's timeout bounds each socket operation, so a server that trickles a byte at a time
+    could stretch a conversation for ever: a watchdog shuts the socket down at the deadline, which
+    ends any read or write in progress with an OSError (reported as a failed delivery)."""
     context = ssl_context()
-    client: smtplib.SMTP
-    if smtp.port == 465:
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
-    else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
-    with client:
-        if smtp.starttls and smtp.port != 465:
-            client.starttls(context=context)
-        if smtp.username and smtp.password is not None:
-            client.login(smtp.username, smtp.password.reveal())
-        client.send_message(message)
+    implicit_tls = smtp.port == 465
+    client = smtplib.SMTP_SSL(timeout=timeout, context=context) if implicit_tls else smtplib.SMTP(timeout=timeout)
+    # The name TLS checks the certificate against: smtplib sets it only in a constructor that would also
+    # connect, and read the greeting, before the watchdog runs.
+    client._host = smtp.host  # type: ignore[attr-defined]  # (not in the stubs)
+    watchdog = threading.Timer(deadline, _cut, args=(client,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        client.connect(smtp.host, smtp.port)
+        with client:
+            if smtp.starttls and not implicit_tls:
+                client.starttls(context=context)
+            if smtp.username and smtp.password is not None:
+                client.login(smtp.username, smtp.password.reveal())
+            client.send_message(message)
+    finally:
+        watchdog.cancel()
+        client.close()
+
+
+def _cut(client: smtplib.SMTP) -> None:
+    sock = client.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
