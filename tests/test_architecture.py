@@ -25,6 +25,7 @@ PURE = {
     "auditor.destinations",
     "auditor.events",
     "auditor.fixes",
+    "auditor.json_input",
     "auditor.messages",
     "auditor.model",
     "auditor.notify.cards",
