@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
+from auditor import json_input
 from auditor.azure.errors import describe
 from auditor.azure.storage import StorageFailed, StorageTarget
 from auditor.events import MalformedEvent, load_events, parse_event
@@ -169,14 +170,10 @@ def _delivery_line(delivery: Delivery) -> str:
 def _read_events(path: str, stdin: TextIO) -> list[dict[str, Any]]:
     """Every event must parse before any is acted on: bad input changes nothing."""
     try:
-        if path == "-":
-            text = stdin.read()
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    events = load_events(text)
+        text = json_input.read_file(path, stdin, json_input.MAX_REPLAY_BYTES)
+    except json_input.BadDocument as exc:
+        raise UsageError(str(exc)) from None
+    events = load_events(text, "standard input" if path == "-" else path)
     for index, event in enumerate(events):
         try:
             parse_event(event)

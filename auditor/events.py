@@ -10,7 +10,6 @@ well-formed managed-cluster ID.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from auditor import json_input
 from auditor.attribution import Caller, Origin, caller_from
 from auditor.resource_id import parse_cluster_id
 
@@ -140,12 +140,12 @@ class CheckCluster:
 Route = Ignore | CheckCluster  # what to do with one event
 
 
-def load_events(text: str) -> list[Mapping[str, Any]]:
-    """A file or request body: one event object or an array of them."""
+def load_events(text: str, source: str = "the document") -> list[Mapping[str, Any]]:
+    """A file or request body (`source`, for errors): one event object or an array of them, bounded."""
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedEvent(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        document = json_input.loads(text, json_input.MAX_REPLAY_BYTES, source)
+    except json_input.BadDocument as exc:
+        raise MalformedEvent(str(exc)) from None
     items = document if isinstance(document, list) else [document]
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -157,6 +157,11 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     """Read an EventGridEvent (`eventType`, `eventTime`) or a CloudEvent 1.0 (`type`, `time`, `specversion`)."""
     raw_id = payload.get("id")
     event_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else None
+    try:  # the trigger's payload was parsed by the worker: bound it as a document read here would be
+        json_input.check_depth(payload, "event")
+        json_input.check_size(payload, json_input.MAX_EVENT_BYTES, "event")
+    except json_input.BadDocument as exc:
+        raise MalformedEvent(str(exc), event_id) from None
     cloud = "specversion" in payload
     kind = payload.get("type" if cloud else "eventType")
     when = payload.get("time" if cloud else "eventTime")
@@ -191,8 +196,8 @@ def _decoded(data: Mapping[str, Any]) -> Mapping[str, Any]:
         value = fixed.get(key)
         if isinstance(value, str) and value.strip().startswith("{"):
             try:
-                fixed[key] = json.loads(value)
-            except ValueError:
+                fixed[key] = json_input.loads(value, json_input.MAX_EVENT_BYTES, key)
+            except json_input.BadDocument:
                 fixed[key] = None
     return fixed
 

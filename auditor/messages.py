@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from auditor import json_input
 from auditor.attribution import Origin
 from auditor.events import MAX_REREADS, Expectation
 from auditor.model import Change
@@ -62,9 +63,9 @@ class ScanRequest:
 
 def parse_message(text: str) -> CheckRequest | ScanRequest:
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError:
-        raise MalformedMessage("queue message is not JSON") from None
+        body = json_input.loads(text, json_input.MAX_QUEUE_MESSAGE_BYTES, "queue message")
+    except json_input.BadDocument as exc:
+        raise MalformedMessage(str(exc)) from None
     if not isinstance(body, dict):
         raise MalformedMessage("queue message is not a JSON object")
     kind = body.get("kind")

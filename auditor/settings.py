@@ -7,12 +7,18 @@ entry points turn that into exit code 2 (or a failed start-up), never a tracebac
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import os
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from publicsuffixlist import PublicSuffixList
 
 from auditor.attribution import Attribution
 from auditor.clouds import CLOUDS, Cloud
@@ -34,7 +40,10 @@ DEFAULT_EXEMPT_TAG = "aks-audit-exempt"
 
 DEFAULT_WEBHOOK_HOSTS = ("*.webhook.office.com", "*.logic.azure.com", "*.powerplatform.com", "*.eventgrid.azure.net")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # one DNS label (RFC 1123), ASCII only
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() also takes full-width digits
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # no nan, inf or '1_0'
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -164,10 +173,10 @@ class Settings:
                 f"AUDITOR_CLOUD={cloud_name!r} is not one of {', '.join(c.name for c in CLOUDS.values())}"
             )
         endpoint_override = get("AUDITOR_ARM_ENDPOINT")
-        endpoint = _https_url("AUDITOR_ARM_ENDPOINT", endpoint_override) if endpoint_override else cloud.arm_endpoint
+        endpoint = _endpoint("AUDITOR_ARM_ENDPOINT", endpoint_override) if endpoint_override else cloud.arm_endpoint
         audience_raw = get("AUDITOR_ARM_AUDIENCE")
         audience = (
-            _https_url("AUDITOR_ARM_AUDIENCE", audience_raw)
+            _endpoint("AUDITOR_ARM_AUDIENCE", audience_raw)
             if audience_raw
             else (endpoint if endpoint_override else cloud.audience)
         )
@@ -196,7 +205,7 @@ class Settings:
             delivery_lookback_hours=_number(
                 "AUDITOR_DELIVERY_LOOKBACK_HOURS", get("AUDITOR_DELIVERY_LOOKBACK_HOURS"), 0.0, 0.0, 2160.0, False
             ),
-            logs_endpoint=_https_url("AUDITOR_LOGS_ENDPOINT", logs)
+            logs_endpoint=_endpoint("AUDITOR_LOGS_ENDPOINT", logs)
             if (logs := get("AUDITOR_LOGS_ENDPOINT"))
             else (cloud.logs_endpoint),
             max_concurrency=int(_number("AUDITOR_MAX_CONCURRENCY", get("AUDITOR_MAX_CONCURRENCY"), 32, 1, 512, True)),
@@ -225,6 +234,10 @@ class Settings:
             remediation=_remediation(get),
         )
         _check_remediation_target(settings)
+        for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+            if path := get(variable):
+                ca_context(variable, path)
+        _check_schedule(get("AUDITOR_SCAN_SCHEDULE"))
         return settings
 
     def applied_control(self) -> AppliedControl:
@@ -323,21 +336,57 @@ def parse_subscriptions(source: str, values: list[str]) -> tuple[str, ...]:
 def _number(name: str, raw: str | None, default: float, low: float, high: float, integer: bool) -> float:
     if raw is None:
         return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
+    pattern, kind = (_INTEGER, "a whole number") if integer else (_DECIMAL, "a number")
+    if not pattern.fullmatch(raw):
+        raise ConfigError(f"{name}={raw!r} is not {kind} (ASCII digits)")
+    value = int(raw) if integer else float(raw)
     if not low <= value <= high:
         raise ConfigError(f"{name}={raw!r} is out of range ({low:g} to {high:g})")
     return value
 
 
-def _https_url(name: str, raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"{name}={raw!r} must be an https:// URL with a host and no query")
-    return raw.rstrip("/")
+def https_url(name: str, raw: str, query: bool = False) -> str:
+    """The one check of every URL setting: https, a valid host and port, no user-info, no fragment, a
+    query only where `query` allows one. The value is never echoed: a URL can carry a key or a signature."""
+    if not raw.isascii() or not raw.isprintable() or " " in raw:
+        raise ConfigError(f"{name} must be an https:// URL of ASCII characters without spaces")
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. 'https://[::1' (an IPv6 literal left open)
+        raise ConfigError(f"{name} is not a URL (its host cannot be read, e.g. an unclosed '[')") from None
+    try:
+        port = parts.port  # reading it raises for ':99999' or ':abc'
+    except ValueError:
+        port = 0  # refused below, with port 0
+    if parts.scheme != "https":
+        raise ConfigError(f"{name} must be an https:// URL")
+    if "@" in parts.netloc:
+        raise ConfigError(f"{name} must not carry a user name or password (user-info before '@')")
+    if not parts.hostname or not _is_host(parts.hostname):
+        raise ConfigError(f"{name} must be an https:// URL with a valid host")
+    if port == 0:
+        raise ConfigError(f"{name} has a port that is not a number from 1 to 65535")
+    if "#" in raw or ("?" in raw and not query):
+        raise ConfigError(f"{name} must have no {'fragment' if query else 'query or fragment'}")
+    return raw
+
+
+def _endpoint(name: str, raw: str) -> str:
+    """A service's base URL (ARM, Log Analytics, an audience): no query, no trailing slash."""
+    return https_url(name, raw).rstrip("/")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host(text: str) -> bool:
+    """A DNS host name of ASCII labels, or an IP address; all-numeric names that are no address are not."""
+    return _is_ip(text) or (bool(_HOST_NAME.fullmatch(text)) and not text.replace(".", "").isdigit())
 
 
 _HOST_AND_PORT = re.compile(r"^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?$")
@@ -355,10 +404,10 @@ def _blob_hosts(raw: str | None) -> tuple[str, ...]:
 
 
 def _notifications(get: Callable[[str], str | None]) -> NotificationSettings:
-    hosts = tuple(part.lower() for part in _split(get("AUDITOR_WEBHOOK_ALLOWED_HOSTS"))) or DEFAULT_WEBHOOK_HOSTS
-    for pattern in hosts:
-        if not _HOST_PATTERN.match(pattern):
-            raise ConfigError(f"AUDITOR_WEBHOOK_ALLOWED_HOSTS: {pattern!r} is not a host name or *.domain pattern")
+    listed = tuple(part.lower() for part in _split(get("AUDITOR_WEBHOOK_ALLOWED_HOSTS")))
+    for pattern in listed:  # the defaults are known good (a test checks them): no list to load for them
+        _check_host_pattern(pattern)
+    hosts = listed or DEFAULT_WEBHOOK_HOSTS
     endpoint = get("AUDITOR_EVENTGRID_TOPIC_ENDPOINT") or ""
     if endpoint:
         _allowed_url("AUDITOR_EVENTGRID_TOPIC_ENDPOINT", endpoint, hosts)
@@ -366,8 +415,8 @@ def _notifications(get: Callable[[str], str | None]) -> NotificationSettings:
     if key and not endpoint:
         raise ConfigError("AUDITOR_EVENTGRID_TOPIC_KEY is set but AUDITOR_EVENTGRID_TOPIC_ENDPOINT is not")
     teams = get("AUDITOR_TEAMS_WEBHOOK_URL")
-    if teams:
-        _allowed_url("AUDITOR_TEAMS_WEBHOOK_URL", teams, hosts)
+    if teams:  # a Workflows webhook URL carries its signature in the query (sp, sv, sig)
+        _allowed_url("AUDITOR_TEAMS_WEBHOOK_URL", teams, hosts, query=True)
     return NotificationSettings(
         eventgrid_endpoint=endpoint,
         eventgrid_key=Secret(key) if key else None,
@@ -387,15 +436,34 @@ def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
     )
 
 
-def _allowed_url(name: str, url: str, hosts: tuple[str, ...]) -> None:
+def _check_host_pattern(pattern: str) -> None:
+    """An allowlist entry: a host, or `*.domain` no broader than one registered domain.
+
+    A wildcard over a public suffix (`*.com`, `*.co.uk`, `*.azurewebsites.net`, where every name
+    below has a different owner) would let anyone's host receive the signed URLs; the Public Suffix
+    List says which domains those are (ICANN and private sections, as browsers use it for cookies).
+    """
+    name = "AUDITOR_WEBHOOK_ALLOWED_HOSTS"
+    wildcard = pattern.startswith("*.")
+    domain = pattern[2:] if wildcard else pattern
+    if wildcard and (_is_ip(domain) or domain.rsplit(".", 1)[-1].isdecimal()):
+        raise ConfigError(f"{name}: {pattern!r} wildcards an IP address; list the address itself")
+    if not _is_host(domain):
+        raise ConfigError(f"{name}: {pattern!r} is not a host name or *.domain pattern")
+    if wildcard and _public_suffixes().is_public(domain):
+        raise ConfigError(f"{name}: {pattern!r} is broader than one registered domain ({domain} is a public suffix)")
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The list the publicsuffixlist package ships, read from its own file: no network, ever (only its
+    separate `update` module downloads, and nothing here imports it). Unknown TLDs count as public."""
+    return PublicSuffixList()
+
+
+def _allowed_url(name: str, url: str, hosts: tuple[str, ...], query: bool = False) -> None:
     """Outbound URLs carry signatures: check them without ever echoing the URL itself."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        raise ConfigError(f"{name} is not a URL") from None
-    if parts.scheme != "https" or not host:
-        raise ConfigError(f"{name} must be an https:// URL")
+    host = urlsplit(https_url(name, url, query)).hostname or ""
     if not host_allowed(host, hosts):
         raise ConfigError(
             f"{name} points at {host}, which is not in AUDITOR_WEBHOOK_ALLOWED_HOSTS ({', '.join(hosts)})"
@@ -406,7 +474,7 @@ def _smtp(get: Callable[[str], str | None]) -> SmtpSettings | None:
     host = get("AUDITOR_SMTP_HOST")
     if host is None:
         return None
-    if not _HOST_PATTERN.match(host) or host.startswith("*"):
+    if not _is_host(host):
         raise ConfigError(f"AUDITOR_SMTP_HOST={host!r} is not a host name")
     sender = get("AUDITOR_EMAIL_FROM") or ""
     recipients = tuple(_split(get("AUDITOR_EMAIL_TO")))
@@ -480,3 +548,103 @@ def _check_remediation_target(settings: Settings) -> None:
     allowed = {resource_key(ws) for ws in settings.allowed_workspaces}
     if allowed and resource_key(remediation.workspace_id) not in allowed:
         raise ConfigError("AUDITOR_REMEDIATION_WORKSPACE_ID is not one of AUDITOR_ALLOWED_WORKSPACES")
+
+
+def ca_context(name: str, path: str) -> ssl.SSLContext:
+    """A TLS context trusting the PEM bundle at `path`, the one loader of a CA file (transport.py uses it too).
+
+    Checked up front for REQUESTS_CA_BUNDLE and SSL_CERT_FILE: OpenSSL skips an unusable SSL_CERT_FILE
+    silently, and either mistake would otherwise surface as 'certificate verify failed' on every call.
+    Only a regular file is read (a device such as /dev/zero would never end).
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f"{name}={path}: not a readable PEM certificate bundle (no such regular file)")
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError):
+        raise ConfigError(f"{name}={path}: not a readable PEM certificate bundle") from None
+
+
+# AUDITOR_SCAN_SCHEDULE is the timer's NCRONTAB expression. The Functions host parses it with NCrontab's
+# CrontabSchedule.TryParse(expression, IncludingSeconds = true), in CronSchedule.TryCreate
+# (https://github.com/Azure/azure-webjobs-sdk-extensions, src/WebJobs.Extensions/Extensions/Timers/
+# Scheduling/CronSchedule.cs); the field grammar is CrontabFieldImpl.InternalParse and ParseValue
+# (https://github.com/atifaziz/NCrontab, NCrontab/CrontabFieldImpl.cs): fields split on spaces; a field
+# is a comma list of `*`, `n`, `a-b`, each with an optional `/step`; values are numbers or (month, day
+# of week) names. This check is a little stricter than NCrontab, which swaps a reversed range, reads
+# step 0 as 1 and takes any prefix of a name ('J' is January): those read as mistakes here. The
+# TimeSpan form (hh:mm:ss) only runs on an App Service plan (learn.microsoft.com/azure/azure-functions/
+# functions-bindings-timer, "TimeSpan"), and infra/ deploys Flex Consumption (functionapp.bicep, FC1).
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+_CRON_FIELDS = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 6, _DAYS),
+)
+
+
+def _check_schedule(raw: str | None) -> None:
+    name = "AUDITOR_SCAN_SCHEDULE"
+    if raw is None:
+        return
+    fields = [field for field in raw.split(" ") if field]
+    if ":" in raw and len(fields) == 1:
+        raise ConfigError(
+            f"{name}={raw!r}: the TimeSpan form runs only on an App Service plan; the app runs on Flex"
+            " Consumption: use NCRONTAB, e.g. '0 0 * * * *'"
+        )
+    if len(fields) != len(_CRON_FIELDS):
+        raise ConfigError(
+            f"{name}={raw!r} is not an NCRONTAB expression of six fields"
+            " ({second} {minute} {hour} {day} {month} {day-of-week})"
+        )
+    for field, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in field.split(","):
+            problem = _cron_item(item, low, high, names)
+            if problem:
+                raise ConfigError(f"{name}={raw!r}: {label} field {field!r}: {problem}")
+
+
+def _cron_item(item: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    """What is wrong with one list item of an NCRONTAB field ('' when nothing is)."""
+    base, slash, step = item.partition("/")
+    if slash and not (step.isascii() and step.isdecimal() and 1 <= int(step) <= high - low + 1):
+        return f"step {step!r} is not a whole number from 1 to {high - low + 1}"
+    if base == "*":
+        return ""
+    first, dash, last = base.partition("-")
+    texts = (first, last) if dash else (first,)
+    values = [value for text in texts if (value := _cron_value(text, low, high, names)) is not None]
+    if len(values) != len(texts):
+        allowed = f"{low}-{high}" + (" or a name (Jan, January, ...)" if names else "")
+        return f"{item!r} is not *, a value, or a range of values ({allowed}), with an optional /step"
+    if dash and values[0] > values[1]:
+        return f"range {base!r} runs backwards"
+    return ""
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
+    """A number in range, or a name in full or by its first three letters, in any case."""
+    if text.isascii() and text.isdecimal():
+        return int(text) if low <= int(text) <= high else None
+    for index, full in enumerate(names):
+        if text.lower() in {full, full[:3]}:
+            return low + index
+    return None

@@ -26,6 +26,7 @@ PURE = {
     "auditor.events",
     "auditor.fixes",
     "auditor.inert",
+    "auditor.json_input",
     "auditor.messages",
     "auditor.model",
     "auditor.notify.cards",

@@ -92,7 +92,10 @@ def test_with_storage_the_check_is_deferred_and_a_replay_is_a_duplicate(simulate
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "auditor: not JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+        (
+            "{not json",
+            "auditor: standard input is not JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        ),
         ('[{"id": "a"}]', "auditor: event 0 (a) in -: event has no eventType"),
         ("42", "auditor: event 0 is a JSON int, not an object"),
     ],

@@ -134,6 +134,7 @@ RESOURCE += "{name}"
 
 def finding(text: str, status: Status = Status.FAIL) -> Finding:
     """A failing finding whose every field from Azure is `text`, with a change, a remediation and fixes."""
+    written = text.replace("\n", "\\n")
     return Finding(
         resource_id=RESOURCE.format(group=f"rg{text}", name=f"aks{text}"),
         subscription_id=SUBSCRIPTION,
@@ -158,7 +159,10 @@ def finding(text: str, status: Status = Status.FAIL) -> Finding:
             client_ip=f"203.0.113.7{text}",
             at=datetime(2026, 12, 1, 11, 58, tzinfo=UTC),
         ),
-        fixes=Fixes(f"az monitor diagnostic-settings create --name 'aks{text}'", f"// {text}\nx\n", f"# {text}\n"),
+        # fixes.py writes a name's line breaks escaped inside Bicep and Terraform strings (\n), never raw
+        fixes=Fixes(
+            f"az monitor diagnostic-settings create --name 'aks{text}'", f"// {written}\nx\n", f"# {written}\n"
+        ),
     )
 
 

@@ -82,7 +82,7 @@ def test_arm_endpoint_override_is_also_the_audience_unless_given():
         ("AUDITOR_MAX_CONCURRENCY", "many", "is not a whole number"),
         ("AUDITOR_MAX_CONCURRENCY", "0", "is out of range"),
         ("AUDITOR_HTTP_TIMEOUT_SECONDS", "-1", "is out of range"),
-        ("AUDITOR_HTTP_TIMEOUT_SECONDS", "nan", "is out of range"),
+        ("AUDITOR_HTTP_TIMEOUT_SECONDS", "nan", "is not a number"),
         ("AUDITOR_EXEMPT_TAG", "a/b", "is not a valid Azure tag name"),
     ],
 )

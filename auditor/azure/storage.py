@@ -10,6 +10,7 @@ Queue messages are Base64 text, the encoding the queue trigger expects by defaul
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -25,9 +26,12 @@ from azure.storage.queue.aio import QueueClient
 from auditor.azure import transport
 from auditor.azure.credentials import default_credential
 from auditor.azure.egress import Egress, GuardedTransport
-from auditor.settings import ConfigError, Settings
+from auditor.settings import ConfigError, Settings, https_url
 
 PREFIX = "AzureWebJobsStorage"
+# 3 to 24 lower-case letters and digits (learn.microsoft.com/azure/storage/common/storage-account-overview,
+# "Storage account name"); the name becomes the host of the service URLs.
+_ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")
 
 
 class StorageFailed(Exception):
@@ -55,6 +59,8 @@ class StorageTarget:
                 raise ConfigError(f"{PREFIX} is not a storage connection string")
             return cls(connection_string=connection)
         account = environ.get(f"{PREFIX}__accountName", "").strip()
+        if account and not _ACCOUNT_NAME.fullmatch(account):
+            raise ConfigError(f"{PREFIX}__accountName={account!r} is not a storage account name (3-24 a-z, 0-9)")
         queue_url = environ.get(f"{PREFIX}__queueServiceUri", "").strip() or (
             f"https://{account}.queue.core.windows.net" if account else ""
         )
@@ -63,11 +69,13 @@ class StorageTarget:
         )
         if not queue_url and not table_url:
             return None
-        if not (queue_url.startswith("https://") and table_url.startswith("https://")):
+        if not (queue_url and table_url):
             raise ConfigError(
                 f"{PREFIX}__queueServiceUri and {PREFIX}__tableServiceUri (or {PREFIX}__accountName) must both be set"
                 " to https:// URLs"
             )
+        https_url(f"{PREFIX}__queueServiceUri", queue_url)
+        https_url(f"{PREFIX}__tableServiceUri", table_url)
         client_id = environ.get(f"{PREFIX}__clientId", "").strip()
         if client_id.lower() == environ.get("AZURE_CLIENT_ID", "").strip().lower():
             client_id = ""  # the invocation's own identity: its credential serves storage too

@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 
+from auditor.settings import ca_context
+
 RETRIES = 3  # per call, on 408/429/5xx, connection failures and read timeouts
 BACKOFF_FACTOR = 0.5  # seconds; waits 0.5, 1, 2 between the attempts
 BACKOFF_MAX = 8.0
@@ -44,10 +46,10 @@ def ssl_context() -> ssl.SSLContext:
     REQUESTS_CA_BUNDLE wins as it does for requests and the Azure CLI; otherwise OpenSSL's
     defaults apply, which already honour SSL_CERT_FILE and SSL_CERT_DIR. Built explicitly,
     because aiohttp's own default context is made when aiohttp is imported and would miss a
-    variable set later.
+    variable set later. A bundle that cannot be loaded is a ConfigError (Settings.from_env checks it first).
     """
     bundle = os.environ.get("REQUESTS_CA_BUNDLE", "").strip()
-    return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+    return ca_context("REQUESTS_CA_BUNDLE", bundle) if bundle else ssl.create_default_context()
 
 
 def session(connections: int) -> aiohttp.ClientSession:
