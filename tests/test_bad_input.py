@@ -224,7 +224,7 @@ def test_the_sample_and_infra_default_schedules_parse():
             "AzureWebJobsStorage__queueServiceUri is not a URL (its host cannot be read",
         ),
         ({"AzureWebJobsStorage__accountName": "ab"}, "'ab' is not a storage account name"),
-        ({"AzureWebJobsStorage__accountName": "evil.example#"}, "is not a storage account name"),
+        ({"AzureWebJobsStorage__accountName": "evil#name"}, "is not a storage account name"),
     ],
 )
 def test_storage_service_urls_and_account_names_are_checked(environ, message):

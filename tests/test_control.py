@@ -28,7 +28,7 @@ CLUSTER = Cluster(
     SUB,
     "rg",
 )
-SMTP = SmtpSettings("smtp.example.invalid", 587, "", None, True, "auditor@contoso.com", ("secops@contoso.com",))
+SMTP = SmtpSettings("127.0.0.1", 587, "", None, True, "auditor@contoso.com", ("secops@contoso.com",))
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 

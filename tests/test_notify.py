@@ -140,11 +140,11 @@ def test_managed_identity_publishes_to_the_topic_without_a_key(outbound, monkeyp
     [
         (
             "AUDITOR_TEAMS_WEBHOOK_URL",
-            "https://evil.example.net/hook?sig=abc",
-            "points at evil.example.net, which is not",
+            "https://localhost/hook?sig=abc",  # loopback: a foreign host is never named, even to refuse it
+            "points at localhost, which is not",
         ),
         ("AUDITOR_TEAMS_WEBHOOK_URL", "http://127.0.0.1/hook?sig=abc", "must be an https:// URL"),
-        ("AUDITOR_EVENTGRID_TOPIC_ENDPOINT", "https://topic.example.net/api/events", "is not in AUDITOR_WEBHOOK"),
+        ("AUDITOR_EVENTGRID_TOPIC_ENDPOINT", "https://localhost/api/events", "is not in AUDITOR_WEBHOOK"),
         ("AUDITOR_SMTP_PASSWORD", "x", None),
     ],
 )

@@ -227,7 +227,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
     base = REALISTIC.findings[3]
     attack = dataclasses.replace(
         base,
-        name='=HYPERLINK("https://evil.example","fix")',
+        name='=HYPERLINK("https://localhost","fix")',
         resource_group="-2+3",
         location="\tindented",
         reasons=("@SUM(A1:A9)", "harmless", "-1 day"),
@@ -237,7 +237,7 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
     safe = dataclasses.replace(base, name="aks-a=b+c", resource_group="rg-x")
     rows = parse_csv(render_csv(ScanResult(CIS, SCANNED_AT, [attack, safe], 1), {PROD: "@evil sub"}))
 
-    assert rows[0]["name"] == '\'=HYPERLINK("https://evil.example","fix")'
+    assert rows[0]["name"] == '\'=HYPERLINK("https://localhost","fix")'
     assert rows[0]["resourceGroup"] == "'-2+3"
     assert rows[0]["location"] == "\\tindented"  # spelled out (auditor/inert.py): no cell starts at a tab
     assert rows[0]["reasons"] == "'@SUM(A1:A9)\nharmless\n'-1 day"  # each reason starts a line
@@ -791,13 +791,13 @@ def test_html_csp_blocks_any_other_script(browser: Browser, tmp_path: Path):
             script.textContent = "window.injected = true";
             document.body.appendChild(script);
             const image = document.createElement("img");
-            image.src = "https://example.invalid/pixel.png";
+            image.src = "https://localhost:9/pixel.png";
             document.body.appendChild(image);
         }"""
         )
     assert page.evaluate("window.injected") is None
     assert any("Content Security Policy" in line for line in watch.console), watch.console
-    assert (refused.value.url, refused.value.failure) == ("https://example.invalid/pixel.png", "csp")
+    assert (refused.value.url, refused.value.failure) == ("https://localhost:9/pixel.png", "csp")
     policy = page.locator('meta[http-equiv="Content-Security-Policy"]').get_attribute("content") or ""
     assert policy.startswith("default-src 'none'; style-src 'sha256-")
 

@@ -265,7 +265,7 @@ def test_all_passing_tenant_exits_zero(simulate):
         (["scan", "--subscription", "prod"], {}, "--subscription: 'prod' is not a subscription ID"),
         (["launch"], {}, "invalid choice: 'launch'"),
         (["scan"], {"AUDITOR_MAX_CONCURRENCY": "lots"}, "AUDITOR_MAX_CONCURRENCY='lots' is not a whole number"),
-        (["scan"], {"AUDITOR_ARM_ENDPOINT": "http://example.test"}, "must be an https:// URL"),
+        (["scan"], {"AUDITOR_ARM_ENDPOINT": "http://127.0.0.1"}, "must be an https:// URL"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, env, message):

@@ -172,6 +172,6 @@ def test_storage_is_named_by_connection_string_or_by_identity():
         "1234",
     )
     with pytest.raises(ConfigError, match="must both be set"):
-        StorageTarget.from_env({"AzureWebJobsStorage__queueServiceUri": "https://q.example"})
+        StorageTarget.from_env({"AzureWebJobsStorage__queueServiceUri": "https://127.0.0.1:10001"})
     with pytest.raises(ConfigError, match="is not a storage connection string"):
         StorageTarget.from_env({"AzureWebJobsStorage": "stauditor"})
