@@ -245,7 +245,7 @@ class Gateway:
         await response.prepare(request)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write(b'{"value": [')
-            while not self.released.is_set():
+            while not self.released.is_set() and _open(request):
                 await response.write(b" ")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.released.wait(), seconds_per_byte)
@@ -263,9 +263,10 @@ class Gateway:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write(head)
             chunk = b"x" * 65536
-            while padding > 0 and not self.released.is_set():
+            while padding > 0 and not self.released.is_set() and _open(request):
                 await response.write(chunk[: min(padding, len(chunk))])
                 padding -= min(padding, len(chunk))
+                await asyncio.sleep(0)  # let a client's disconnect be seen before the next chunk
             await response.write(tail)
         return response
 
@@ -292,6 +293,11 @@ class Gateway:
             relinked.headers.update({k: v for k, v in response.headers.items() if k.lower().startswith("x-ms-")})
             return relinked
         return response
+
+
+def _open(request: web.Request) -> bool:
+    """The client is still there (writing to a closed connection only logs a warning, per write)."""
+    return request.transport is not None and not request.transport.is_closing()
 
 
 def finish(request: web.Request, record: RequestRecord, response: web.StreamResponse | None) -> web.StreamResponse:

@@ -58,9 +58,10 @@ def run_naive() -> dict[str, Any]:
     from azure.mgmt.monitor.v2021_05_01_preview import MonitorManagementClient
     from azure.mgmt.resource.subscriptions import SubscriptionClient
 
+    from auditor.arm_rules import needs_category_groups
     from auditor.azure.diagnostics import setting_from_sdk
     from auditor.azure.inventory import cluster_from_arm
-    from auditor.rule import evaluate, needs_category_groups
+    from auditor.rule import evaluate
     from auditor.settings import Settings
 
     settings = Settings.from_env(os.environ)
