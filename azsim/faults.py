@@ -38,7 +38,8 @@ class Fault:
     `trickle` seconds and never ends), `body_bytes` (a 200 JSON listing padded to that many bytes, with a
     Content-Length when `declare_length`, else chunked), `next_link` (the real answer, its `nextLink` replaced:
     "self" points at the request's own URL, "foreign" at the simulator's foreign host, "fresh" at a new
-    page of the same listing every time), `status` (an ARM error body; a 429 always carries Retry-After,
+    page of the same listing every time; in a blob listing its `NextMarker`, "self" the request's own
+    marker, "fresh" a new one), `status` (an ARM error body; a 429 always carries Retry-After,
     other statuses only when `retry_after` is set). `method` None matches any method. `times`
     None fires forever, else that many times; `after` lets that many matching requests through first.
     `probability` < 1 fires at random (`seed` makes it repeatable). `flat` answers the error body without

@@ -8,6 +8,7 @@ sees the request, so an operation outside the caller's roles is 403 whether or n
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ class RequestRecord:
     status: int | None = None
     raw_path: str = ""  # as sent, percent-encoding included
     needs: tuple[Need, ...] = ()  # the operations it was authorized against (nothing for a tenant-level path)
+
+
+_NEXT_MARKER = re.compile(rb"<NextMarker\s*/>|<NextMarker>[^<]*</NextMarker>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +220,7 @@ class Gateway:
             await asyncio.sleep(self.latency)
         fired, response = await self.fault(request)
         if not fired:
-            response = await answer(request, record)
+            response = self.relink(request, await answer(request, record), self.foreign_endpoint)
         return finish(request, record, response)
 
     async def fault(self, request: web.Request) -> tuple[bool, web.StreamResponse | None]:
@@ -271,28 +275,45 @@ class Gateway:
         return response
 
     def relink(self, request: web.Request, response: web.Response, foreign: str) -> web.Response:
-        """The route's JSON answer with its nextLink replaced, when a next-link fault matches the request."""
+        """The route's answer with its continuation replaced, when a next-link fault matches the request: a
+        JSON listing's `nextLink` (ARM), or a blob listing's XML `NextMarker` (a marker names no host, so
+        "foreign" leaves a blob listing as it is)."""
+        if response.body is None or response.content_type not in ("application/json", "application/xml"):
+            return response
         for fault in self.faults:
-            if fault.next_link is None or response.content_type != "application/json" or response.body is None:
+            if fault.next_link is None or not fault.fires(request.method, request.path):
                 continue
-            if not fault.fires(request.method, request.path):
-                continue
-            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
-            if not isinstance(body, dict):
+            body = bytes(response.body)  # type: ignore[arg-type]
+            if response.content_type == "application/xml":
+                replaced = self._remarked(request, body, fault)
+            else:
+                replaced = self._relinked(request, body, fault, foreign)
+            if replaced is None:
                 return response
-            own = f"{self.routes.endpoint}{request.raw_path}"
-            body["nextLink"] = {
-                "self": own,
-                "foreign": f"{foreign}{request.raw_path}",
-                "fresh": f"{self.routes.endpoint}{request.path}?api-version={request.query.get('api-version', '')}"
-                f"&$skipToken=fresh{fault.fired}",
-            }[fault.next_link]
-            relinked = web.Response(
-                body=json.dumps(body).encode(), status=response.status, content_type="application/json"
-            )
-            relinked.headers.update({k: v for k, v in response.headers.items() if k.lower().startswith("x-ms-")})
-            return relinked
+            answer = web.Response(body=replaced, status=response.status, content_type=response.content_type)
+            answer.headers.update({k: v for k, v in response.headers.items() if k.lower().startswith("x-ms-")})
+            return answer
         return response
+
+    def _relinked(self, request: web.Request, body: bytes, fault: Fault, foreign: str) -> bytes | None:
+        listing = json.loads(body)
+        if not isinstance(listing, dict):
+            return None
+        listing["nextLink"] = {
+            "self": f"{self.routes.endpoint}{request.raw_path}",
+            "foreign": f"{foreign}{request.raw_path}",
+            "fresh": f"{self.routes.endpoint}{request.path}?api-version={request.query.get('api-version', '')}"
+            f"&$skipToken=fresh{fault.fired}",
+        }[fault.next_link or ""]
+        return json.dumps(listing).encode()
+
+    @staticmethod
+    def _remarked(request: web.Request, body: bytes, fault: Fault) -> bytes | None:
+        """A blob listing's NextMarker: the request's own marker again ("self"), or a new one every time."""
+        if fault.next_link == "foreign" or b"<NextMarker" not in body:
+            return None
+        marker = (request.query.get("marker") or "azsim-loop") if fault.next_link == "self" else f"azsim-{fault.fired}"
+        return _NEXT_MARKER.sub(f"<NextMarker>{marker}</NextMarker>".encode(), body, count=1)
 
 
 def _open(request: web.Request) -> bool:

@@ -315,3 +315,24 @@ def test_a_mail_server_that_greets_for_ever_cannot_stretch_the_email(simulate, s
     assert elapsed < 30  # the conversation's deadline, transport.call_budget(0.5): 4 x 0.5 s + 3 x 4 s = 14 s
     assert code == 1
     assert f"email via 127.0.0.1:{server.port} failed" in err
+
+
+@pytest.mark.parametrize("mode", ["self", "fresh"])
+def test_a_blob_listing_whose_marker_loops_leaves_delivery_unverified_in_bounded_requests(simulate, monkeypatch, mode):
+    tenant = Tenant()
+    cluster = tenant.add_subscription("Production").add_cluster("aks-archived", "rg")
+    cluster.set_setting("archive", audit_setting(*AUDIT, workspace="", storageAccountId=STORAGE))
+    sim = simulate(tenant, blob_service=True)
+    monkeypatch.setenv("AUDITOR_DELIVERY_LOOKBACK_HOURS", "24")
+    monkeypatch.setenv("AUDITOR_SCAN_DEADLINE_SECONDS", "5")
+    sim.add_fault(Fault(match=r"/insights-logs-kube-audit$", next_link=mode))
+    started = time.monotonic()
+    _code, document = scan_json()
+    assert time.monotonic() - started < 20
+    (finding,) = document["findings"]
+    if mode == "self":  # the repeat is seen on the second page
+        assert "the blob listing repeated an earlier continuation" in str(finding)
+        assert sum(1 for r in sim.blob_requests if "insights-logs-kube-audit" in r.path) <= 3
+    else:  # never repeats: the scan's deadline ends it, and the cluster is reported, not lost
+        assert finding["status"] == "error"
+        assert "not judged before the deadline" in str(finding)
