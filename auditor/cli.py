@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 from auditor import json_input
 from auditor.azure.errors import describe
-from auditor.azure.storage import StorageFailed, StorageTarget
+from auditor.azure.storage import StorageTarget
 from auditor.events import MalformedEvent, load_events, parse_event
 from auditor.inert import inert
 from auditor.model import Finding, Status
@@ -189,8 +189,7 @@ async def handle_events_command(settings: Settings, events: list[dict[str, Any]]
             settings, StorageTarget.from_env(os.environ), events, logging.getLogger("auditor")
         )
     except EventNotHandled as exc:
-        cause = exc.cause
-        reason = str(cause) if isinstance(cause, StorageFailed) else describe(cause, settings.http_timeout_seconds)
+        reason = describe(exc.cause, settings.http_timeout_seconds)
         raise ScanFailed(f"event {exc.event_id}: not handled now ({reason}); Event Grid would retry it") from exc
     out.write(render_outcomes(outcomes, output, out))
     failing = any(o.finding is not None and o.finding.status in {Status.FAIL, Status.ERROR} for o in outcomes)

@@ -66,7 +66,7 @@ def _text(data: bytes, limit: int, what: str) -> str:
 
 def loads(text: str, limit: int, what: str) -> Any:
     """Parse JSON (RFC 8259: no NaN or Infinity) of at most `limit` UTF-8 bytes and MAX_DEPTH levels."""
-    if len(text) > limit or len(text.encode("utf-8")) > limit:
+    if len(text) > limit or _utf8_size(text) > limit:
         raise BadDocument(f"{what} is larger than {_size(limit)}")
     try:
         document = json.loads(text, parse_constant=lambda name: _not_json(name, what))
@@ -94,9 +94,13 @@ def check_depth(document: object, what: str) -> None:
 
 def check_size(document: object, limit: int, what: str) -> None:
     """Refuse a parsed document (depth already checked) whose compact JSON is over `limit` bytes."""
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    if len(text.encode("utf-8", errors="surrogatepass")) > limit:  # a lone surrogate counts, not crashes
+    if _utf8_size(json.dumps(document, separators=(",", ":"), ensure_ascii=False)) > limit:
         raise BadDocument(f"{what} is larger than {_size(limit)}")
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of `text` as UTF-8; a lone surrogate (JSON may escape one, `\\ud800`) counts, not crashes."""
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def _not_json(name: str, what: str) -> None:

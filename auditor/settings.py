@@ -389,16 +389,14 @@ def _is_host(text: str) -> bool:
     return _is_ip(text) or (bool(_HOST_NAME.fullmatch(text)) and not text.replace(".", "").isdigit())
 
 
-_HOST_AND_PORT = re.compile(r"^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?$")
-
-
 def _blob_hosts(raw: str | None) -> tuple[str, ...]:
     """`host`, `*.domain` or either with `:port` (443 when absent): where a storage account's blob endpoint,
     as ARM reports it, may be before the auditor sends it a storage token."""
     hosts = tuple(part.lower() for part in _split(raw))
     for pattern in hosts:
-        port = pattern.rpartition(":")[2] if ":" in pattern else "443"
-        if not _HOST_AND_PORT.match(pattern) or not 1 <= int(port) <= 65535:
+        host, colon, port = pattern.partition(":")
+        valid_port = not colon or (_INTEGER.fullmatch(port) is not None and 1 <= int(port) <= 65535)
+        if not (valid_port and _is_host(host.removeprefix("*."))):
             raise ConfigError(f"AUDITOR_BLOB_ENDPOINT_HOSTS: {pattern!r} is not a host, *.domain or host:port")
     return hosts
 

@@ -17,6 +17,7 @@ from test_function_app import call, delivered, queue_message
 
 from auditor import json_input
 from auditor.azure.storage import StorageTarget
+from auditor.events import parse_event
 from auditor.settings import DEFAULT_WEBHOOK_HOSTS, ConfigError, Settings
 from azsim import Tenant
 
@@ -322,3 +323,14 @@ def test_claims_sent_as_deeply_nested_json_text_are_ignored_not_a_recursion_erro
     event["data"]["claims"] = '{"a":' * 100_000 + "1" + "}" * 100_000  # older schemas send claims as text
     call("on_resource_event", delivered(event))
     assert not any("dropped" in m for m in auditor_errors(caplog))
+
+
+def test_claims_text_with_a_lone_surrogate_is_read_not_a_unicode_error():
+    # JSON may escape a lone surrogate ("\ud800"): decoded, the claims text holds one, which UTF-8 cannot encode.
+    cluster = (
+        "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg"
+        "/providers/Microsoft.ContainerService/managedClusters/aks"
+    )
+    event = arm_event(WRITE, CLUSTER_WRITE, cluster, event_id="e-surrogate")
+    event["data"]["claims"] = json.dumps({"name": "mallory\ud800"}, ensure_ascii=False)
+    assert parse_event(event).id == "e-surrogate"

@@ -145,10 +145,7 @@ class ArmConnection:
 
     def egress(self, service: str, *endpoints: str, max_body: int = transport.MAX_BODY_BYTES) -> Egress:
         """Where a client of this run may send (its service's endpoints only), with the run's bounds."""
-        settings = self._settings
-        return Egress.to(
-            service, endpoints, settings.http_timeout_seconds, settings.max_retry_after_seconds, max_body=max_body
-        )
+        return Egress.for_run(self._settings, service, *endpoints, max_body=max_body)
 
     def guarded(self, egress: Egress) -> GuardedTransport:
         """A transport on the shared session that keeps to `egress`."""

@@ -107,15 +107,10 @@ def default_credential(
     only a run that authenticates needs it (the Functions host indexes function_app.py first)."""
     from azure.identity.aio import DefaultAzureCredential
 
-    run = settings or Settings()
-    authority_host = authority or os.environ.get("AZURE_AUTHORITY_HOST", "") or run.cloud.authority_host
-    egress = Egress.to(
-        "the identity endpoint",
-        identity_endpoints(os.environ, authority_host),
-        run.http_timeout_seconds,
-        run.max_retry_after_seconds,
-        max_body=TOKEN_MAX_BODY,
-    )
+    cloud = (settings or Settings()).cloud
+    authority_host = authority or os.environ.get("AZURE_AUTHORITY_HOST", "") or cloud.authority_host
+    endpoints = identity_endpoints(os.environ, authority_host)
+    egress = Egress.for_run(settings, "the identity endpoint", *endpoints, max_body=TOKEN_MAX_BODY)
     session = transport.session(4)
     options: dict[str, Any] = {
         "transport": GuardedTransport(egress, session),

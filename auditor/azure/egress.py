@@ -30,7 +30,7 @@ from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
 
 from auditor.azure.transport import MAX_BODY_BYTES, Refused, body_limit
-from auditor.settings import host_allowed
+from auditor.settings import Settings, host_allowed
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -81,9 +81,14 @@ class Egress:
     max_body: int = MAX_BODY_BYTES
 
     @classmethod
-    def to(cls, service: str, endpoints: Iterable[str], deadline: float, max_retry_after: float, **kw: Any) -> Egress:
+    def for_run(
+        cls, settings: Settings | None, service: str, *endpoints: str, max_body: int = MAX_BODY_BYTES
+    ) -> Egress:
+        """`service`'s endpoints, with the run's bounds (AUDITOR_HTTP_TIMEOUT_SECONDS per attempt,
+        AUDITOR_MAX_RETRY_AFTER_SECONDS per wait); None takes the settings' defaults."""
+        run = settings or Settings()
         origins = frozenset(origin for url in endpoints if (origin := Origin.of(url)) is not None)
-        return cls(service, origins, deadline, max_retry_after, **kw)
+        return cls(service, origins, run.http_timeout_seconds, run.max_retry_after_seconds, max_body)
 
     def check(self, url: str) -> None:
         origin = Origin.of(url)

@@ -15,6 +15,7 @@ from azure.core.exceptions import (
 )
 
 from auditor.azure.credentials import TokenUnavailable
+from auditor.azure.storage import StorageFailed
 from auditor.azure.transport import RETRIES, Refused
 
 _MAX_DETAIL = 240
@@ -33,7 +34,7 @@ def describe(exc: BaseException, timeout_seconds: float, listing: bool = False) 
     subscription is gone, not a cluster)."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ServiceResponseTimeoutError):
         return f"no answer from ARM within {timeout_seconds:g}s per attempt ({RETRIES} retries): timed out"
-    if isinstance(exc, Refused):  # the host pin, the size bound or the paging guard stopped it (egress.py)
+    if isinstance(exc, Refused | StorageFailed):  # egress refused it, or it says which storage call failed
         return first_line(exc)
     if isinstance(exc, TokenUnavailable) or (
         isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None

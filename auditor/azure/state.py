@@ -342,7 +342,9 @@ class _UnreachableLedger(RemediationLedger):
     async def get(self, resource_id: str) -> FixHistory | None:
         raise self._failure
 
-    async def update(self, resource_id: str, change: Callable[[FixHistory | None], tuple[FixHistory | None, T]]) -> Any:
+    async def update(
+        self, resource_id: str, change: Callable[[FixHistory | None], tuple[FixHistory | None, T]]
+    ) -> tuple[FixHistory | None, T]:
         raise self._failure
 
 

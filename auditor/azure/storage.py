@@ -113,8 +113,6 @@ class Storage:
         """`settings` bound each call (attempt deadline, longest retry wait); None takes the defaults."""
         self._target = target
         self._settings = settings
-        run = settings or Settings()
-        self._bounds = (run.http_timeout_seconds, run.max_retry_after_seconds)
         self._shared = credential
         self._own: AsyncTokenCredential | None = None
         self._clients: list[Any] = []
@@ -144,7 +142,7 @@ class Storage:
         (the Storage SDK would follow a redirect), and the retry numbers for every client."""
         if self._session is None:
             raise RuntimeError("Storage used outside 'async with'")
-        egress = Egress.to("the function's storage account", self._target.endpoints(), *self._bounds)
+        egress = Egress.for_run(self._settings, "the function's storage account", *self._target.endpoints())
         return {"transport": GuardedTransport(egress, self._session), "permit_redirects": False}
 
     def _queue_options(self) -> dict[str, Any]:

@@ -120,9 +120,7 @@ class Notifier:
                 session, config.teams_webhook_url, config.allowed_hosts, self._timeout, self._max_retry_after
             )
         if config.eventgrid_endpoint:
-            egress = Egress.to(
-                "the Event Grid topic", [config.eventgrid_endpoint], self._timeout, self._max_retry_after
-            )
+            egress = Egress.for_run(self._settings, "the Event Grid topic", config.eventgrid_endpoint)
             self._publisher = EventGridPublisher(
                 config.eventgrid_endpoint, self._eventgrid_credential(), GuardedTransport(egress, session), egress
             )
